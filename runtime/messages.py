@@ -8,6 +8,7 @@ message that did not validate.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -57,7 +58,7 @@ class Envelope(BaseModel):
     reply_to: str | None = None
     correlation_id: str | None = None
 
-    def parsed(self, model: type[P]) -> P:
+    def parsed(self, model: builtins.type[P]) -> P:
         """The payload as ``model`` (validated)."""
         return model.model_validate(self.payload)
 

@@ -23,7 +23,7 @@ def create_bus(url: str, env: str, *, client_id: str | None = None, will: Will |
     if scheme == "memory":
         return MemoryBus(url, env, client_id=client_id, will=will)
     if scheme in ("mqtt", "mqtts"):
-        from runtime.bus._mqtt import MqttBus  # noqa: PLC0415 - paho is only loaded when it is used
+        from runtime.bus._mqtt import MqttBus
 
         return MqttBus(url, env, client_id=client_id, will=will)
     raise ValueError(f"unsupported bus URL {url!r}: the scheme must be one of {', '.join(SCHEMES)}")

@@ -294,7 +294,7 @@ class Bus(abc.ABC):
             self._inbox_task = asyncio.create_task(self._drain_inbox(self._inbox), name="bus-inbox")
             await self._inbox_ready()
 
-    async def _inbox_ready(self) -> None:
+    async def _inbox_ready(self) -> None:  # noqa: B027 - optional hook
         """Backend hook: wait until the inbox subscription is active on the transport."""
 
     async def _drain_inbox(self, sub: Subscription) -> None:

@@ -1,0 +1,310 @@
+"""The SQLite ledger: runtime state, incidents, sign-offs, processed message ids, orders, fills and books.
+
+One :class:`Ledger` per process is the single writer. Every method that changes state runs in one
+``BEGIN IMMEDIATE`` transaction, so a crash leaves either all of a change or none of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from storage import _rows as rows
+from storage._fills import apply_fill
+from storage.db import connect
+from storage.records import (
+    ORDER_OPEN_STATUSES,
+    Account,
+    Books,
+    Fill,
+    Incident,
+    Order,
+    Position,
+    SignOff,
+    StateRecord,
+    Transition,
+)
+
+_OPEN = ",".join(f"'{s}'" for s in ORDER_OPEN_STATUSES)
+
+
+class LedgerError(Exception):
+    """A change the ledger refuses (unknown order, over-fill, bad transition record)."""
+
+
+class Ledger:
+    """Async access to ``ledger.sqlite``. Use :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Self:
+        return cls(await connect(path), path)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; the lock keeps concurrent coroutines from interleaving theirs."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    # -- runtime state -------------------------------------------------------------------------------
+    async def state(self) -> StateRecord | None:
+        row = await self._one("SELECT * FROM runtime_state WHERE id = 1")
+        return rows.state(row) if row else None
+
+    async def record_transition(
+        self,
+        to_state: str,
+        *,
+        reason: str,
+        actor: str,
+        ts: datetime,
+        run_id: str,
+        incident: Incident | None = None,
+        close_incident: tuple[str, str] | None = None,
+        signoff: SignOff | None = None,
+    ) -> Transition:
+        """Persist a state change, with the incident it opens or closes and the sign-off that allowed it."""
+        async with self.transaction() as db:
+            current = await self.state()
+            from_state = current.state if current else "NONE"
+            incident_id = incident.id if incident else (current.incident_id if current else None)
+            if close_incident is not None:
+                incident_id = None
+            if incident is not None:
+                await self._insert_incident(db, incident)
+            if close_incident is not None:
+                closed = await db.execute(
+                    "UPDATE incidents SET status='closed', closed_at=?, closed_by=? WHERE id=? AND status='open'",
+                    (rows.ts(ts), close_incident[1], close_incident[0]),
+                )
+                if closed.rowcount != 1:
+                    raise LedgerError(f"incident {close_incident[0]} is not open")
+            if signoff is not None:
+                await self._insert_signoff(db, signoff)
+            cur = await db.execute(
+                "INSERT INTO transitions (ts, from_state, to_state, reason, actor, incident_id, run_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rows.ts(ts), from_state, to_state, reason, actor, incident_id, run_id),
+            )
+            seq = int(cur.lastrowid or 0)
+            await db.execute(
+                "INSERT INTO runtime_state (id, state, reason, actor, since, incident_id, seq)"
+                " VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state=excluded.state,"
+                " reason=excluded.reason, actor=excluded.actor, since=excluded.since,"
+                " incident_id=excluded.incident_id, seq=excluded.seq",
+                (to_state, reason, actor, rows.ts(ts), incident_id, seq),
+            )
+        return Transition(seq, ts, from_state, to_state, reason, actor, incident_id, run_id)
+
+    async def transitions(self, limit: int = 100) -> list[Transition]:
+        found = await self._all("SELECT * FROM transitions ORDER BY seq DESC LIMIT ?", (limit,))
+        return [rows.transition(r) for r in reversed(found)]
+
+    # -- incidents and sign-offs ---------------------------------------------------------------------
+    @staticmethod
+    async def _insert_incident(db: aiosqlite.Connection, incident: Incident) -> None:
+        await db.execute(
+            "INSERT INTO incidents (id, opened_at, source, reason, payload, status, run_id)"
+            " VALUES (?, ?, ?, ?, ?, 'open', ?)",
+            (incident.id, rows.ts(incident.opened_at), incident.source, incident.reason,
+             json.dumps(incident.payload, sort_keys=True), incident.run_id),
+        )  # fmt: skip
+
+    @staticmethod
+    async def _insert_signoff(db: aiosqlite.Connection, s: SignOff) -> None:
+        await db.execute(
+            "INSERT INTO signoffs (ts, incident_id, operator, approver, reason, accepted, refusal)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rows.ts(s.ts), s.incident_id, s.operator, s.approver, s.reason, int(s.accepted), s.refusal),
+        )
+
+    async def incident(self, incident_id: str) -> Incident | None:
+        row = await self._one("SELECT * FROM incidents WHERE id = ?", (incident_id,))
+        return rows.incident(row) if row else None
+
+    async def incidents(self, *, status: str | None = None, limit: int = 100) -> list[Incident]:
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        found = await self._all(f"SELECT * FROM incidents {where} ORDER BY opened_at DESC LIMIT ?", [*params, limit])
+        return [rows.incident(r) for r in found]
+
+    async def add_incident_trigger(self, incident_id: str, trigger: dict[str, Any]) -> None:
+        """Append a further kill-switch trigger to an open incident (a halt is never opened twice)."""
+        async with self.transaction() as db:
+            row = await self._one("SELECT payload FROM incidents WHERE id = ?", (incident_id,))
+            if row is None:
+                raise LedgerError(f"no incident {incident_id}")
+            payload = json.loads(row["payload"])
+            payload.setdefault("further_triggers", []).append(trigger)
+            await db.execute(
+                "UPDATE incidents SET payload = ? WHERE id = ?",
+                (json.dumps(payload, sort_keys=True), incident_id),
+            )
+
+    async def record_signoff(self, signoff: SignOff) -> None:
+        async with self.transaction() as db:
+            await self._insert_signoff(db, signoff)
+
+    async def signoffs(self, incident_id: str | None = None, limit: int = 100) -> list[SignOff]:
+        where, params = ("WHERE incident_id = ?", [incident_id]) if incident_id else ("", [])
+        found = await self._all(f"SELECT * FROM signoffs {where} ORDER BY seq DESC LIMIT ?", [*params, limit])
+        return [rows.signoff(r) for r in reversed(found)]
+
+    # -- deduplication -------------------------------------------------------------------------------
+    async def claim_message(self, consumer: str, message_id: str, ts: datetime) -> bool:
+        """True the first time ``consumer`` sees ``message_id``; False for a duplicate (QoS 1 redelivery)."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO processed_messages (consumer, message_id, ts) VALUES (?, ?, ?)",
+                (consumer, message_id, rows.ts(ts)),
+            )
+            return cur.rowcount == 1
+
+    # -- orders --------------------------------------------------------------------------------------
+    async def next_order_number(self) -> int:
+        """A durable counter: client order ids stay unique across restarts."""
+        async with self.transaction() as db:
+            await db.execute("INSERT OR IGNORE INTO order_seq (id, next) VALUES (1, 1)")
+            row = await self._one("SELECT next FROM order_seq WHERE id = 1")
+            number = int(row["next"]) if row else 1
+            await db.execute("UPDATE order_seq SET next = ? WHERE id = 1", (number + 1,))
+        return number
+
+    async def insert_order(self, order: Order) -> None:
+        """Persist an order before it is sent. A second insert of the same client order id is refused."""
+        created = rows.ts(order.created_at)
+        try:
+            async with self.transaction() as db:
+                await db.execute(
+                    "INSERT INTO orders (client_order_id, created_at, updated_at, tick_id, symbol, side, qty,"
+                    " limit_price, status, venue, broker_order_id, strategy, priority, attempts, reason)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (order.client_order_id, created, created, order.tick_id, order.symbol, order.side, order.qty,
+                     order.limit_price, order.status, order.venue, order.broker_order_id, order.strategy,
+                     order.priority, order.attempts, order.reason),
+                )  # fmt: skip
+        except aiosqlite.IntegrityError as exc:
+            raise LedgerError(f"order {order.client_order_id} refused: {exc}") from None
+
+    async def update_order(self, client_order_id: str, *, ts: datetime, **changes: Any) -> Order:
+        allowed = {"status", "venue", "broker_order_id", "attempts", "reason"}
+        bad = set(changes) - allowed
+        if bad:
+            raise LedgerError(f"cannot update order fields {sorted(bad)}")
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                f"UPDATE orders SET {sets}, updated_at = ? WHERE client_order_id = ?",
+                (*changes.values(), rows.ts(ts), client_order_id),
+            )
+            if cur.rowcount != 1:
+                raise LedgerError(f"no order {client_order_id}")
+        found = await self.order(client_order_id)
+        assert found is not None
+        return found
+
+    async def order(self, client_order_id: str) -> Order | None:
+        row = await self._one("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,))
+        return rows.order(row) if row else None
+
+    async def open_orders(self) -> list[Order]:
+        found = await self._all(f"SELECT * FROM orders WHERE status IN ({_OPEN}) ORDER BY priority, created_at")
+        return [rows.order(r) for r in found]
+
+    async def orders(self, *, limit: int = 200, tick_id: str | None = None) -> list[Order]:
+        where, params = ("WHERE tick_id = ?", [tick_id]) if tick_id else ("", [])
+        found = await self._all(f"SELECT * FROM orders {where} ORDER BY created_at DESC LIMIT ?", [*params, limit])
+        return [rows.order(r) for r in found]
+
+    async def cancel_open_orders(self, *, reason: str, ts: datetime) -> list[Order]:
+        """Mark every open order cancelled in one transaction; returns the orders it cancelled."""
+        async with self.transaction() as db:
+            found = await self._all(f"SELECT * FROM orders WHERE status IN ({_OPEN})")
+            await db.execute(
+                f"UPDATE orders SET status = 'cancelled', reason = ?, updated_at = ? WHERE status IN ({_OPEN})",
+                (reason, rows.ts(ts)),
+            )
+        return [replace(rows.order(r), status="cancelled", reason=reason, updated_at=ts) for r in found]
+
+    # -- fills and books -----------------------------------------------------------------------------
+    async def apply_fill(self, fill: Fill) -> bool:
+        """Apply a fill once: order, position and cash change in one transaction. False for a duplicate."""
+        async with self.transaction() as db:
+            return await apply_fill(db, fill)
+
+    async def fills(self, *, client_order_id: str | None = None, limit: int = 500) -> list[Fill]:
+        where, params = ("WHERE client_order_id = ?", [client_order_id]) if client_order_id else ("", [])
+        found = await self._all(f"SELECT * FROM fills {where} ORDER BY ts DESC, rowid DESC LIMIT ?", [*params, limit])
+        return [
+            Fill(r["venue"], r["trade_id"], r["client_order_id"], rows.req_ts(r["ts"]), r["symbol"], r["side"],
+                 r["qty"], r["price"], r["commission"])
+            for r in reversed(found)
+        ]  # fmt: skip
+
+    async def fund(self, capital: float, *, ts: datetime) -> None:
+        """Open the account with ``capital`` if it has none yet."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO account (id, cash, initial_capital, commissions, updated_at)"
+                " VALUES (1, ?, ?, 0, ?)",
+                (capital, capital, rows.ts(ts)),
+            )
+
+    async def mark_prices(self, prices: dict[str, float], *, ts: datetime) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE positions SET last_price = ?, updated_at = ? WHERE symbol = ?",
+                [(p, rows.ts(ts), s) for s, p in prices.items()],
+            )
+
+    async def books(self) -> Books:
+        acct = await self._one("SELECT * FROM account WHERE id = 1")
+        account = Account(acct["cash"], acct["initial_capital"], acct["commissions"]) if acct else Account(0.0, 0.0)
+        found = await self._all("SELECT * FROM positions WHERE qty != 0 ORDER BY symbol")
+        positions: dict[str, Position] = {r["symbol"]: rows.position(r) for r in found}
+        return Books(account, positions)
+
+    # -- audit head and integrity --------------------------------------------------------------------
+    async def set_audit_head(self, seq: int, digest: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                (seq, digest),
+            )
+
+    async def audit_head(self) -> tuple[int, str] | None:
+        row = await self._one("SELECT seq, hash FROM audit_head WHERE id = 1")
+        return (int(row["seq"]), str(row["hash"])) if row else None
+
+    async def integrity_check(self) -> str:
+        row = await self._one("PRAGMA quick_check")
+        return str(row[0]) if row else "no answer"
