@@ -1,0 +1,188 @@
+"""``agenthedge runtime ...``: the runbook's runtime verbs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import click
+
+from app.cli_common import Obj, default_operator, echo_json, fail, finish, run, target
+from app.wiring import build_runtime
+from runtime.bus import BusError, RequestTimeout
+from runtime.lock import HomeLocked
+from runtime.payloads import ControlRequest
+from runtime.pipeline import TickOutcome
+
+operator_option = click.option(
+    "--operator", default=default_operator, show_default="$USER", help="Who is acting (checked against the roster)"
+)
+
+
+@click.group()
+def runtime() -> None:
+    """Health, status, ticks and the state machine (pause, resume, kill)."""
+
+
+def _send(obj: Obj, operator: str, verb: str, request: ControlRequest | None = None, *, raw: bool = False) -> None:
+    async def go() -> None:
+        async with target(obj, operator) as t:
+            try:
+                reply = await t.send(verb, request)
+            except RequestTimeout as exc:
+                fail(f"{verb}: the daemon did not answer ({exc})")
+        finish(reply, raw=raw)
+
+    run(go())
+
+
+@runtime.command()
+@click.option("--raw", is_flag=True, help="JSON: agents, bus, storage, state, kill switch")
+@click.pass_obj
+def health(obj: Obj, raw: bool) -> None:
+    """Health snapshot; exit 1 when unhealthy (e.g. the broker is unreachable)."""
+
+    async def go() -> None:
+        try:
+            async with target(obj, default_operator() or "health") as t:
+                reply = await t.send("health")
+        except (BusError, RequestTimeout) as exc:
+            report: dict[str, Any] = {"healthy": False, "problems": [f"bus: {exc}"]}
+            echo_json(report) if raw else click.echo(f"UNHEALTHY: bus: {exc}")
+            sys.exit(1)
+        if raw:
+            echo_json(reply.data)
+        else:
+            _print_health(reply.data)
+        sys.exit(0 if reply.ok else 1)
+
+    run(go())
+
+
+def _print_health(data: dict[str, Any]) -> None:
+    verdict = "HEALTHY" if data.get("healthy") else "UNHEALTHY"
+    state = data.get("state", {})
+    kill = data.get("kill_switch", {})
+    bus = data.get("bus", {})
+    click.echo(f"{verdict}  state {state.get('state')}  env {data.get('env')}  run {data.get('run_id')}")
+    if kill.get("active"):
+        click.echo(
+            f"  kill switch: ACTIVE  incident {kill.get('incident_id')}  ({kill.get('source')}: {kill.get('reason')})"
+        )
+    click.echo(f"  bus: {bus.get('url')} {bus.get('status')}  depth {bus.get('depth')}  rejected {bus.get('rejected')}")
+    click.echo(f"  storage: {data.get('storage', {}).get('integrity')}  {data.get('storage', {}).get('ledger')}")
+    for name, agent in sorted(data.get("agents", {}).items()):
+        mark = "ok " if agent.get("ok") else "ERR"
+        click.echo(
+            f"  [{mark}] {name:<14} {agent.get('stage'):<14} errors {agent.get('errors')}  {agent.get('detail', '')}"
+        )
+    for problem in data.get("problems", []):
+        click.echo(f"  problem: {problem}")
+
+
+@runtime.command()
+@click.option("--raw", is_flag=True, help="JSON output")
+@click.pass_obj
+def status(obj: Obj, raw: bool) -> None:
+    """The runtime's state, open incident, books summary."""
+
+    async def go() -> None:
+        async with target(obj, default_operator() or "status") as t:
+            reply = await t.send("status")
+        if raw:
+            echo_json(reply.data)
+        else:
+            d = reply.data
+            click.echo(f"{d['state']}  since {d['since']}  by {d['actor']}: {d['reason']}")
+            if d.get("incident"):
+                i = d["incident"]
+                click.echo(f"open incident {i['id']} ({i['source']}): {i['reason']}")
+            click.echo(
+                f"NAV {d['nav']:,.2f}  cash {d['cash']:,.2f}  "
+                f"positions {d['positions']}  open orders {d['open_orders']}"
+            )
+        sys.exit(0 if reply.ok else 1)
+
+    run(go())
+
+
+@runtime.command("run-once")
+@operator_option
+@click.pass_obj
+def run_once(obj: Obj, operator: str) -> None:
+    """Run one tick through the whole pipeline (the shakedown tick)."""
+    _send(obj, operator, "run_once")
+
+
+@runtime.command()
+@operator_option
+@click.option("--reason", default="", help="Why")
+@click.pass_obj
+def pause(obj: Obj, operator: str, reason: str) -> None:
+    """PAUSED: no new ticks until resumed."""
+    _send(obj, operator, "pause", ControlRequest(reason=reason))
+
+
+@runtime.command()
+@click.option("--operator", default="", help="Operator from the roster (RUNTIME_OPERATORS)")
+@click.option("--reason", default="", help="Documented reason for resuming")
+@click.option("--incident", "incident_id", default=None, help="Id of the open incident (resume from HALTED)")
+@click.option("--approver", default=None, help="Second approver when RUNTIME_RESUME_APPROVERS=2")
+@click.pass_obj
+def resume(obj: Obj, operator: str, reason: str, incident_id: str | None, approver: str | None) -> None:
+    """Back to RUNNING; from HALTED only with a sign-off."""
+    _send(
+        obj,
+        operator or "anonymous",
+        "resume",
+        ControlRequest(reason=reason, incident_id=incident_id, approver=approver),
+    )
+
+
+@runtime.command()
+@operator_option
+@click.option("--reason", required=True, help="Why the kill switch is pulled")
+@click.pass_obj
+def kill(obj: Obj, operator: str, reason: str) -> None:
+    """Kill switch: HALTED, every open order cancelled, an incident opened."""
+    _send(obj, operator, "kill", ControlRequest(reason=reason))
+
+
+@runtime.command("run-loop")
+@click.option("--interval", type=float, default=None, help="Seconds between ticks [RUNTIME_TICK_INTERVAL]")
+@click.option("--max-ticks", type=int, default=None, help="Stop after this many ticks")
+@click.pass_obj
+def run_loop(obj: Obj, interval: float | None, max_ticks: int | None) -> None:
+    """Tick in the foreground, printing each tick, until Ctrl-C or SIGTERM."""
+    config = obj.config()
+
+    async def go() -> None:
+        rt = build_runtime(config)
+        try:
+            await rt.start()
+        except HomeLocked as exc:
+            fail(str(exc))
+        except BusError as exc:
+            fail(f"cannot reach the bus: {exc}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        click.echo(f"run {rt.run_id}  env {rt.env}  bus {config.core.bus_display}  state {rt.state}  (Ctrl-C stops)")
+        try:
+            await rt.run_loop(stop=stop, interval=interval, max_ticks=max_ticks, on_tick=_print_tick)
+        finally:
+            await rt.stop()
+
+    run(go())
+
+
+def _print_tick(outcome: TickOutcome) -> None:
+    stages = " ".join(f"{k}={v:.1f}" for k, v in outcome.stages.items())
+    reason = f"  ({outcome.reason})" if outcome.reason else ""
+    click.echo(
+        f"{outcome.tick.ts:%Y-%m-%d %H:%M:%S} tick {outcome.tick.seq:>5} {outcome.status:<9} "
+        f"{outcome.duration_ms:7.1f} ms  {stages}{reason}"
+    )

@@ -1,0 +1,73 @@
+"""What the runtime hands each agent: the bus, the ledger, the clock and a few well-made helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from runtime.bus import Bus
+from runtime.clock import Clock
+from runtime.messages import Envelope, make
+from runtime.metrics import RuntimeMetrics
+from runtime.payloads import Severity
+from runtime.state import RuntimeState
+from storage.ledger import Ledger
+
+
+@dataclass
+class AgentContext:
+    """Per-agent view of the runtime. ``source`` is the agent's name, stamped on what it publishes."""
+
+    source: str
+    bus: Bus
+    ledger: Ledger
+    clock: Clock
+    metrics: RuntimeMetrics
+    home: Path
+    run_id: str
+    env: str
+    state: Callable[[], RuntimeState]
+    audit: Callable[[str, dict[str, Any], str, str | None], Awaitable[None]]
+    raise_alert: Callable[..., Awaitable[Any]]
+
+    def envelope(self, type_name: str, payload: BaseModel | dict[str, Any], tick_id: str | None = None) -> Envelope:
+        return make(type_name, payload, source=self.source, run_id=self.run_id, env=self.env, tick_id=tick_id)
+
+    async def publish(
+        self,
+        topic: str,
+        type_name: str,
+        payload: BaseModel | dict[str, Any],
+        *,
+        tick_id: str | None = None,
+        retain: bool = False,
+    ) -> Envelope:
+        message = self.envelope(type_name, payload, tick_id)
+        await self.bus.publish(topic, message, retain=retain)
+        return message
+
+    async def record(self, event: str, data: dict[str, Any], tick_id: str | None = None) -> None:
+        """Write an audit line in this agent's name."""
+        await self.audit(event, data, self.source, tick_id)
+
+    async def alert(
+        self,
+        action: str,
+        severity: Severity,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        needs_ack: bool = False,
+    ) -> None:
+        await self.raise_alert(
+            action, severity, message, source=self.source, details=details or {}, needs_ack=needs_ack
+        )
+
+    @property
+    def trading_allowed(self) -> bool:
+        """False once the runtime left RUNNING/REDUCING (a halt mid-tick stops order sending at once)."""
+        return self.state().trades

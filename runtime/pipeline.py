@@ -1,0 +1,105 @@
+"""One tick through the runbook's pipeline: stages in order, each under a deadline.
+
+data -> director -> council -> risk -> compliance -> execution -> feedback -> reconciliation.
+A stage's agents run concurrently; the stage is done when all of them return. An error or a missed
+deadline aborts the tick: later stages (so execution) do not run. A halt or pause that lands mid-tick
+also stops the tick before its next stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from runtime.agent import STAGE_ORDER, Agent, AgentRegistry, Stage, Tick
+from runtime.metrics import RuntimeMetrics
+from runtime.state import RuntimeState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickOutcome:
+    tick: Tick
+    status: Literal["completed", "aborted", "skipped"]
+    reason: str = ""
+    duration_ms: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    failed_agent: str | None = None
+
+
+class StageFailed(Exception):
+    def __init__(self, stage: Stage, agent: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.stage = stage
+        self.agent = agent
+        self.reason = reason
+
+
+async def run_pipeline(
+    tick: Tick,
+    registry: AgentRegistry,
+    *,
+    deadline: float,
+    state: Callable[[], RuntimeState],
+    metrics: RuntimeMetrics,
+) -> TickOutcome:
+    started = time.perf_counter()
+    outcome = TickOutcome(tick, "completed")
+    for stage in STAGE_ORDER:
+        agents = registry.by_stage(stage)
+        if not agents:
+            continue
+        current = state()
+        if not current.trades:
+            outcome.status, outcome.reason = "aborted", f"runtime became {current} before the {stage} stage"
+            break
+        stage_started = time.perf_counter()
+        try:
+            await _run_stage(stage, agents, tick, deadline, metrics)
+        except StageFailed as exc:
+            outcome.status, outcome.reason, outcome.failed_agent = "aborted", exc.reason, exc.agent
+            metrics.errors.labels(component=exc.agent or stage.value).inc()
+            log.warning("tick %s aborted: %s", tick.id, exc.reason)
+            break
+        finally:
+            outcome.stages[stage.value] = (time.perf_counter() - stage_started) * 1000
+    outcome.duration_ms = (time.perf_counter() - started) * 1000
+    return outcome
+
+
+async def _run_stage(stage: Stage, agents: list[Agent], tick: Tick, deadline: float, metrics: RuntimeMetrics) -> None:
+    try:
+        async with asyncio.timeout(deadline):
+            async with asyncio.TaskGroup() as group:
+                for agent in agents:
+                    group.create_task(_run_agent(agent, tick, metrics), name=f"{tick.id}:{agent.name}")
+    except TimeoutError:
+        slow = [a.name for a in agents if a.last_tick_id != tick.id]
+        raise StageFailed(
+            stage, slow[0] if slow else None, f"{stage} stage missed its {deadline:g}s deadline ({', '.join(slow)})"
+        ) from None
+    except ExceptionGroup as group:
+        first = group.exceptions[0]
+        if isinstance(first, StageFailed):
+            raise first from None
+        raise StageFailed(stage, None, f"{stage} stage failed: {first!r}") from None
+
+
+async def _run_agent(agent: Agent, tick: Tick, metrics: RuntimeMetrics) -> None:
+    started = time.perf_counter()
+    try:
+        await agent.on_tick(tick)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        agent.errors += 1
+        log.exception("agent %s failed on tick %s", agent.name, tick.id)
+        raise StageFailed(agent.stage, agent.name, f"agent {agent.name} failed: {exc}") from exc
+    elapsed = time.perf_counter() - started
+    agent.last_tick_id, agent.last_tick_ms = tick.id, elapsed * 1000
+    metrics.agent_tick_duration.labels(agent=agent.name).observe(elapsed)
