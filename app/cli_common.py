@@ -20,7 +20,7 @@ import click
 
 from app.wiring import AppConfig, build_runtime, load_config
 from runtime import topics
-from runtime.bus import Bus, BusError, create_bus
+from runtime.bus import Bus, create_bus
 from runtime.control import ControlClient, ControlService
 from runtime.lock import HomeLocked
 from runtime.payloads import ControlReply, ControlRequest, Presence
@@ -98,15 +98,18 @@ async def daemon_online(bus: Bus) -> Presence | None:
 
 
 @contextlib.asynccontextmanager
-async def target(obj: Obj, operator: str, *, timeout: float = 15.0) -> AsyncIterator[Target]:
-    """A daemon reached over the bus, or a runtime started in-process on this home."""
+async def target(
+    obj: Obj, operator: str, *, timeout: float = 15.0, connect_timeout: float = 10.0
+) -> AsyncIterator[Target]:
+    """A daemon reached over the bus, or a runtime started in-process on this home.
+
+    Raises:
+        BusError: the bus cannot be reached.
+    """
     config = obj.config()
     if not config.core.bus.startswith("memory"):
-        probe = create_bus(config.core.bus, config.core.env)
-        try:
-            await probe.start()
-        except BusError as exc:
-            fail(f"cannot reach the bus: {exc}")
+        probe = create_bus(config.core.bus, config.core.env, connect_timeout=connect_timeout)
+        await probe.start()
         try:
             if await daemon_online(probe) is not None:
                 yield RemoteTarget(probe, operator, timeout)
@@ -118,8 +121,6 @@ async def target(obj: Obj, operator: str, *, timeout: float = 15.0) -> AsyncIter
         await runtime.start(role="cli")
     except HomeLocked as exc:
         fail(f"{exc}: a daemon owns this home; reach it with --bus mqtt://...")
-    except BusError as exc:
-        fail(f"cannot reach the bus: {exc}")
     try:
         yield LocalTarget(ControlService(runtime), operator)
     finally:

@@ -28,11 +28,13 @@ def runtime() -> None:
 
 def _send(obj: Obj, operator: str, verb: str, request: ControlRequest | None = None, *, raw: bool = False) -> None:
     async def go() -> None:
-        async with target(obj, operator) as t:
-            try:
+        try:
+            async with target(obj, operator) as t:
                 reply = await t.send(verb, request)
-            except RequestTimeout as exc:
-                fail(f"{verb}: the daemon did not answer ({exc})")
+        except RequestTimeout as exc:
+            fail(f"{verb}: the daemon did not answer ({exc})")
+        except BusError as exc:
+            fail(f"cannot reach the bus: {exc}")
         finish(reply, raw=raw)
 
     run(go())
@@ -46,7 +48,7 @@ def health(obj: Obj, raw: bool) -> None:
 
     async def go() -> None:
         try:
-            async with target(obj, default_operator() or "health") as t:
+            async with target(obj, default_operator() or "health", connect_timeout=3.0) as t:
                 reply = await t.send("health")
         except (BusError, RequestTimeout) as exc:
             report: dict[str, Any] = {"healthy": False, "problems": [f"bus: {exc}"]}
@@ -89,8 +91,11 @@ def status(obj: Obj, raw: bool) -> None:
     """The runtime's state, open incident, books summary."""
 
     async def go() -> None:
-        async with target(obj, default_operator() or "status") as t:
-            reply = await t.send("status")
+        try:
+            async with target(obj, default_operator() or "status") as t:
+                reply = await t.send("status")
+        except (BusError, RequestTimeout) as exc:
+            fail(f"status: {exc}")
         if raw:
             echo_json(reply.data)
         else:

@@ -77,6 +77,7 @@ class Agent(abc.ABC):
 
     name: str = ""
     stage: Stage = Stage.DATA
+    order: int = 0  # within a stage: lower first; agents of equal order run concurrently
     version: str = "1"
 
     def __init__(self) -> None:
@@ -129,11 +130,11 @@ class AgentRegistry:
         return self._agents.get(name)
 
     def by_stage(self, stage: Stage) -> list[Agent]:
-        return [a for a in self._agents.values() if a.stage == stage]
+        return sorted((a for a in self._agents.values() if a.stage == stage), key=lambda a: a.order)
 
     def __iter__(self) -> Iterator[Agent]:
         order = {s: i for i, s in enumerate(STAGE_ORDER)}
-        return iter(sorted(self._agents.values(), key=lambda a: order[a.stage]))
+        return iter(sorted(self._agents.values(), key=lambda a: (order[a.stage], a.order)))
 
     def __len__(self) -> int:
         return len(self._agents)

@@ -9,6 +9,7 @@ also stops the tick before its next stage.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -73,16 +74,24 @@ async def run_pipeline(
 
 
 async def _run_stage(stage: Stage, agents: list[Agent], tick: Tick, deadline: float, metrics: RuntimeMetrics) -> None:
+    """Run a stage's agents, in groups of equal ``order``; the deadline covers the whole stage."""
     try:
         async with asyncio.timeout(deadline):
-            async with asyncio.TaskGroup() as group:
-                for agent in agents:
-                    group.create_task(_run_agent(agent, tick, metrics), name=f"{tick.id}:{agent.name}")
+            for _, same_order in itertools.groupby(agents, key=lambda a: a.order):
+                batch = list(same_order)
+                if len(batch) == 1:  # no task to spawn for a lone agent (the common case, and the hot path)
+                    await _run_agent(batch[0], tick, metrics)
+                    continue
+                async with asyncio.TaskGroup() as group:
+                    for agent in batch:
+                        group.create_task(_run_agent(agent, tick, metrics), name=f"{tick.id}:{agent.name}")
     except TimeoutError:
         slow = [a.name for a in agents if a.last_tick_id != tick.id]
         raise StageFailed(
             stage, slow[0] if slow else None, f"{stage} stage missed its {deadline:g}s deadline ({', '.join(slow)})"
         ) from None
+    except StageFailed:
+        raise
     except ExceptionGroup as group:
         first = group.exceptions[0]
         if isinstance(first, StageFailed):

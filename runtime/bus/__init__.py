@@ -17,7 +17,9 @@ from runtime.bus._memory import MemoryBroker, MemoryBus
 SCHEMES = ("memory", "mqtt", "mqtts")
 
 
-def create_bus(url: str, env: str, *, client_id: str | None = None, will: Will | None = None) -> Bus:
+def create_bus(
+    url: str, env: str, *, client_id: str | None = None, will: Will | None = None, connect_timeout: float = 10.0
+) -> Bus:
     """The backend for ``url``: ``memory://[name]``, ``mqtt://[user:pass@]host[:port]`` or ``mqtts://...``."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme == "memory":
@@ -25,7 +27,7 @@ def create_bus(url: str, env: str, *, client_id: str | None = None, will: Will |
     if scheme in ("mqtt", "mqtts"):
         from runtime.bus._mqtt import MqttBus
 
-        return MqttBus(url, env, client_id=client_id, will=will)
+        return MqttBus(url, env, client_id=client_id, will=will, connect_timeout=connect_timeout)
     raise ValueError(f"unsupported bus URL {url!r}: the scheme must be one of {', '.join(SCHEMES)}")
 
 

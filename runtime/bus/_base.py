@@ -229,7 +229,7 @@ class Bus(abc.ABC):
             self._subs.remove(sub)
             await self._on_unsubscribe(sub)
 
-    async def _on_unsubscribe(self, sub: Subscription) -> None:  # noqa: B027 - optional hook
+    async def _on_unsubscribe(self, sub: Subscription) -> None:
         """Backend hook: a subscription went away."""
 
     def _dispatch(self, topic: str, envelope: Envelope, retained: bool) -> None:
@@ -294,7 +294,7 @@ class Bus(abc.ABC):
             self._inbox_task = asyncio.create_task(self._drain_inbox(self._inbox), name="bus-inbox")
             await self._inbox_ready()
 
-    async def _inbox_ready(self) -> None:  # noqa: B027 - optional hook
+    async def _inbox_ready(self) -> None:
         """Backend hook: wait until the inbox subscription is active on the transport."""
 
     async def _drain_inbox(self, sub: Subscription) -> None:
