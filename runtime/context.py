@@ -33,6 +33,7 @@ class AgentContext:
     state: Callable[[], RuntimeState]
     audit: Callable[[str, dict[str, Any], str, str | None], Awaitable[None]]
     raise_alert: Callable[..., Awaitable[Any]]
+    change_state: Callable[..., Awaitable[Any]]
 
     def envelope(self, type_name: str, payload: BaseModel | dict[str, Any], tick_id: str | None = None) -> Envelope:
         return make(type_name, payload, source=self.source, run_id=self.run_id, env=self.env, tick_id=tick_id)
@@ -66,6 +67,17 @@ class AgentContext:
         await self.raise_alert(
             action, severity, message, source=self.source, details=details or {}, needs_ack=needs_ack
         )
+
+    async def set_state(self, state: RuntimeState, reason: str) -> None:
+        """Move the runtime (PAUSED, REDUCING, DEGRADED, RUNNING) in this agent's name; HALTED only through the
+        kill switch (publish on ``risk.kill_switch`` etc.), and nothing here leaves HALTED."""
+        await self.change_state(state, reason=reason, actor=self.source)
+
+    async def kill_switch(self, topic: str, reason: str, metrics: dict[str, Any] | None = None) -> Envelope:
+        """Publish a kill switch on one of the runbook's kill topics (``runtime.topics.KILL_SWITCH_TOPICS``)."""
+        from runtime.payloads import KillSwitch
+
+        return await self.publish(topic, "kill_switch", KillSwitch(reason=reason, metrics=metrics or {}))
 
     @property
     def trading_allowed(self) -> bool:

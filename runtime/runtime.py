@@ -179,6 +179,7 @@ class Runtime:
             state=lambda: self.state,
             audit=self.audit,
             raise_alert=self.alert,
+            change_state=self.set_state,
         )
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -167,6 +168,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # "1e999" parses to inf, which no writer of ours can produce
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def decode_line(raw: bytes) -> dict[str, Any]:
     """Parse one line (its trailing newline optional) and check it stands on its own.
 
@@ -184,7 +192,7 @@ def decode_line(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise LineError(VerifyReason.UNPARSEABLE, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except ValueError as exc:
         raise LineError(VerifyReason.UNPARSEABLE, f"not valid JSON ({exc})") from None
     if not isinstance(obj, dict):

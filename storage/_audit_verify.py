@@ -188,11 +188,12 @@ class _Scan:
         problem = link_error(self.prev, record, self.start)
         if problem is not None:
             reason, message = problem
-            if reason is VerifyReason.SEQ_GAP and self.prev is not None:
+            if reason is VerifyReason.SEQ_GAP:
                 # One line of lookahead tells a deletion from a reordering: after a swap the skipped seq
                 # turns up next. Nothing past the failure is reported, so consuming it is harmless.
                 filler = _seq_of(next(rest, b""))
-                if filler is not None and self.prev["seq"] < filler < record["seq"]:
+                floor = self.prev["seq"] if self.prev is not None else 0
+                if filler is not None and floor < filler < record["seq"]:
                     reason = VerifyReason.CHAIN_BROKEN
                     message = f"lines out of order: seq {record['seq']} is here and seq {filler} after it"
             return self.fail(line, reason, message)

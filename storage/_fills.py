@@ -30,9 +30,18 @@ async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
     inserted = await db.execute(
         "INSERT OR IGNORE INTO fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price, commission)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (fill.venue, fill.trade_id, fill.client_order_id, rows.ts(fill.ts), fill.symbol, fill.side, fill.qty,
-         fill.price, fill.commission),
-    )  # fmt: skip
+        (
+            fill.venue,
+            fill.trade_id,
+            fill.client_order_id,
+            rows.ts(fill.ts),
+            fill.symbol,
+            fill.side,
+            fill.qty,
+            fill.price,
+            fill.commission,
+        ),
+    )
     if inserted.rowcount != 1:
         return False
     if order["side"] != fill.side or order["symbol"] != fill.symbol:

@@ -30,9 +30,15 @@ def state(row: sqlite3.Row) -> StateRecord:
 
 def transition(row: sqlite3.Row) -> Transition:
     return Transition(
-        row["seq"], req_ts(row["ts"]), row["from_state"], row["to_state"], row["reason"], row["actor"],
-        row["incident_id"], row["run_id"],
-    )  # fmt: skip
+        row["seq"],
+        req_ts(row["ts"]),
+        row["from_state"],
+        row["to_state"],
+        row["reason"],
+        row["actor"],
+        row["incident_id"],
+        row["run_id"],
+    )
 
 
 def incident(row: sqlite3.Row) -> Incident:
@@ -52,9 +58,14 @@ def incident(row: sqlite3.Row) -> Incident:
 
 def signoff(row: sqlite3.Row) -> SignOff:
     return SignOff(
-        req_ts(row["ts"]), row["incident_id"], row["operator"], row["approver"], row["reason"],
-        bool(row["accepted"]), row["refusal"],
-    )  # fmt: skip
+        req_ts(row["ts"]),
+        row["incident_id"],
+        row["operator"],
+        row["approver"],
+        row["reason"],
+        bool(row["accepted"]),
+        row["refusal"],
+    )
 
 
 def order(row: sqlite3.Row) -> Order:

@@ -102,6 +102,23 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY CHECK (id = 1),
         next INTEGER NOT NULL
     );
+    CREATE TABLE nav_history (
+        ts TEXT NOT NULL,
+        session TEXT NOT NULL,
+        tick_id TEXT,
+        nav REAL NOT NULL,
+        cash REAL NOT NULL,
+        gross_exposure REAL NOT NULL,
+        net_exposure REAL NOT NULL,
+        PRIMARY KEY (session, ts)
+    );
+    CREATE TABLE kv (
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID;
     CREATE TABLE audit_head (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         seq INTEGER NOT NULL,

@@ -26,6 +26,7 @@ from storage.records import (
     Books,
     Fill,
     Incident,
+    NavPoint,
     Order,
     Position,
     SignOff,
@@ -135,9 +136,15 @@ class Ledger:
         await db.execute(
             "INSERT INTO incidents (id, opened_at, source, reason, payload, status, run_id)"
             " VALUES (?, ?, ?, ?, ?, 'open', ?)",
-            (incident.id, rows.ts(incident.opened_at), incident.source, incident.reason,
-             json.dumps(incident.payload, sort_keys=True), incident.run_id),
-        )  # fmt: skip
+            (
+                incident.id,
+                rows.ts(incident.opened_at),
+                incident.source,
+                incident.reason,
+                json.dumps(incident.payload, sort_keys=True),
+                incident.run_id,
+            ),
+        )
 
     @staticmethod
     async def _insert_signoff(db: aiosqlite.Connection, s: SignOff) -> None:
@@ -207,10 +214,24 @@ class Ledger:
                     "INSERT INTO orders (client_order_id, created_at, updated_at, tick_id, symbol, side, qty,"
                     " limit_price, status, venue, broker_order_id, strategy, priority, attempts, reason)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (order.client_order_id, created, created, order.tick_id, order.symbol, order.side, order.qty,
-                     order.limit_price, order.status, order.venue, order.broker_order_id, order.strategy,
-                     order.priority, order.attempts, order.reason),
-                )  # fmt: skip
+                    (
+                        order.client_order_id,
+                        created,
+                        created,
+                        order.tick_id,
+                        order.symbol,
+                        order.side,
+                        order.qty,
+                        order.limit_price,
+                        order.status,
+                        order.venue,
+                        order.broker_order_id,
+                        order.strategy,
+                        order.priority,
+                        order.attempts,
+                        order.reason,
+                    ),
+                )
         except aiosqlite.IntegrityError as exc:
             raise LedgerError(f"order {order.client_order_id} refused: {exc}") from None
 
@@ -264,10 +285,19 @@ class Ledger:
         where, params = ("WHERE client_order_id = ?", [client_order_id]) if client_order_id else ("", [])
         found = await self._all(f"SELECT * FROM fills {where} ORDER BY ts DESC, rowid DESC LIMIT ?", [*params, limit])
         return [
-            Fill(r["venue"], r["trade_id"], r["client_order_id"], rows.req_ts(r["ts"]), r["symbol"], r["side"],
-                 r["qty"], r["price"], r["commission"])
+            Fill(
+                r["venue"],
+                r["trade_id"],
+                r["client_order_id"],
+                rows.req_ts(r["ts"]),
+                r["symbol"],
+                r["side"],
+                r["qty"],
+                r["price"],
+                r["commission"],
+            )
             for r in reversed(found)
-        ]  # fmt: skip
+        ]
 
     async def fund(self, capital: float, *, ts: datetime) -> None:
         """Open the account with ``capital`` if it has none yet."""
@@ -291,6 +321,56 @@ class Ledger:
         found = await self._all("SELECT * FROM positions WHERE qty != 0 ORDER BY symbol")
         positions: dict[str, Position] = {r["symbol"]: rows.position(r) for r in found}
         return Books(account, positions)
+
+    # -- NAV history -----------------------------------------------------------------------------------
+    async def record_nav(self, point: NavPoint) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO nav_history (ts, session, tick_id, nav, cash, gross_exposure, net_exposure)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rows.ts(point.ts),
+                    point.session,
+                    point.tick_id,
+                    point.nav,
+                    point.cash,
+                    point.gross_exposure,
+                    point.net_exposure,
+                ),
+            )
+
+    async def nav_history(self, *, since_session: str | None = None, limit: int = 10_000) -> list[NavPoint]:
+        """NAV points in time order (optionally from a session date, ISO ``YYYY-MM-DD``, on)."""
+        where, params = ("WHERE session >= ?", [since_session]) if since_session else ("", [])
+        found = await self._all(
+            f"SELECT * FROM (SELECT * FROM nav_history {where} ORDER BY session DESC, ts DESC LIMIT ?)"
+            " ORDER BY session, ts",
+            [*params, limit],
+        )
+        return [
+            NavPoint(
+                rows.req_ts(r["ts"]),
+                r["session"],
+                r["nav"],
+                r["cash"],
+                r["gross_exposure"],
+                r["net_exposure"],
+                r["tick_id"],
+            )
+            for r in found
+        ]
+
+    # -- small persistent documents (tracker weights, agent state) -------------------------------------
+    async def put_json(self, namespace: str, key: str, value: Any, *, ts: datetime) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)",
+                (namespace, key, json.dumps(value, sort_keys=True), rows.ts(ts)),
+            )
+
+    async def get_json(self, namespace: str, key: str) -> Any:
+        row = await self._one("SELECT value FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
+        return json.loads(row["value"]) if row else None
 
     # -- audit head and integrity --------------------------------------------------------------------
     async def set_audit_head(self, seq: int, digest: str) -> None:

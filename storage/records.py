@@ -135,3 +135,18 @@ class Books:
     @property
     def gross_exposure(self) -> float:
         return sum(abs(p.market_value) for p in self.positions.values())
+
+    @property
+    def net_exposure(self) -> float:
+        return sum(p.market_value for p in self.positions.values())
+
+
+@dataclass(frozen=True, slots=True)
+class NavPoint:
+    ts: datetime
+    session: str  # the trading session date, ISO (YYYY-MM-DD)
+    nav: float
+    cash: float
+    gross_exposure: float
+    net_exposure: float
+    tick_id: str | None = None
