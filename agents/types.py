@@ -3,7 +3,8 @@ and the typed object later stages read from the tick (``tick.get(KEY, Type)``).
 
 data -> ``market`` (an :class:`agents.market.MarketView`, in-process only) and ``market.snapshot``
 director -> :class:`Directive`            (``director.directive``)
-council plug-ins -> :class:`Proposal`     (``strategy.proposal.<plugin>``), collected in :class:`Proposals`
+council plug-ins -> :class:`Proposal`     (``strategy.proposal.<plugin>``); the tick holds ``list[Proposal]``
+                                           under ``PROPOSALS`` (``tick.outputs.setdefault(PROPOSALS, [])``)
 council -> :class:`TradePack`             (``quant.proposal``)
 risk -> :class:`Verdicts`                 (``risk.approval``)
 compliance -> :class:`Verdicts`           (``compliance.approval``)
@@ -23,7 +24,8 @@ from runtime.messages import register_payload
 Side = Literal["buy", "sell"]
 
 # Tick output keys.
-MARKET = "market"
+MARKET = "market"  # agents.market.MarketView
+MARKET_SNAPSHOT = "market_snapshot"  # MarketSnapshot (impacted signals for the director)
 DIRECTIVE = "directive"
 PROPOSALS = "proposals"
 TRADE_PACK = "trade_pack"
