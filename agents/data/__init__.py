@@ -1,0 +1,87 @@
+"""The Data agent's data layer: typed records, providers, wrappers and quality checks.
+
+A pure library: nothing here touches the bus. The Data agent composes a provider stack with
+:func:`~agents.data.settings.build_provider` and turns :class:`DataQualityEvent`\\ s into alerts.
+"""
+
+from agents.data._calendar import business_days, business_days_between, previous_business_day
+from agents.data._clock import Clock, ManualClock, SystemClock
+from agents.data._csv import CsvProvider, adjust_bars, read_bars_csv
+from agents.data._demo import DEFAULT_UNIVERSE, DemoProvider, DemoSecurity
+from agents.data._errors import (
+    CsvFormatError,
+    DataError,
+    DatasetUnavailable,
+    ProviderAuthError,
+    ProviderError,
+    ProviderResponseError,
+    ProviderUnreachable,
+    RateLimited,
+    SymbolNotFound,
+)
+from agents.data._provider import DataProvider
+from agents.data._quality import (
+    QualityCheck,
+    QualityConfig,
+    QualityFailure,
+    QualityReport,
+    check_bars,
+    check_fundamentals,
+    check_headlines,
+    check_macro,
+)
+from agents.data._types import (
+    IMPACTED_SIGNALS,
+    MACRO_SERIES,
+    Bar,
+    Dataset,
+    DatasetKey,
+    Fundamentals,
+    Headline,
+    MacroObservation,
+    MacroSeries,
+    ProviderHealth,
+)
+
+__all__ = [
+    "DEFAULT_UNIVERSE",
+    "IMPACTED_SIGNALS",
+    "MACRO_SERIES",
+    "Bar",
+    "Clock",
+    "CsvFormatError",
+    "CsvProvider",
+    "DataError",
+    "DataProvider",
+    "Dataset",
+    "DatasetKey",
+    "DatasetUnavailable",
+    "DemoProvider",
+    "DemoSecurity",
+    "Fundamentals",
+    "Headline",
+    "MacroObservation",
+    "MacroSeries",
+    "ManualClock",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderHealth",
+    "ProviderResponseError",
+    "ProviderUnreachable",
+    "QualityCheck",
+    "QualityConfig",
+    "QualityFailure",
+    "QualityReport",
+    "RateLimited",
+    "SymbolNotFound",
+    "SystemClock",
+    "adjust_bars",
+    "business_days",
+    "business_days_between",
+    "check_bars",
+    "check_fundamentals",
+    "check_headlines",
+    "check_macro",
+    "previous_business_day",
+    "read_bars_csv",
+]
