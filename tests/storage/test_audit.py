@@ -251,7 +251,9 @@ def test_open_reads_only_the_tail(log_path: Path) -> None:
     ],
     ids=["torn-last-line", "edited-last-line", "deleted-before-last", "corrupt-before-last", "blank-last"],
 )
-def test_refuses_to_append_to_a_corrupt_tail(log_path: Path, damage: Any, line: int, reason: VerifyReason) -> None:
+def test_refuses_to_append_to_a_corrupt_tail(
+    log_path: Path, clean_log: bytes, damage: Any, line: int, reason: VerifyReason
+) -> None:
     write_lines(log_path, damage(read_lines(log_path)))
     before = log_path.read_bytes()
     with pytest.raises(AuditChainError) as caught:
@@ -261,7 +263,8 @@ def test_refuses_to_append_to_a_corrupt_tail(log_path: Path, damage: Any, line: 
     assert log_path.read_bytes() == before
     with pytest.raises(AuditChainError):
         read_head(log_path)
-    AuditLog(log_path.with_name("other.jsonl"), run_id="r", env="test").close()  # the lock was released
+    log_path.write_bytes(clean_log)
+    AuditLog(log_path, run_id="r", env="test").close()  # the refusal released the writer lock
 
 
 def test_one_writer_at_a_time(tmp_path: Path) -> None:
