@@ -26,6 +26,7 @@ import contextlib
 import logging
 import socket
 from collections import Counter
+from collections.abc import Callable
 
 import aiomqtt
 
@@ -120,7 +121,7 @@ class MqttBus(Bus):
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        await self._shutdown(clean=False)
+        await self._shutdown(clean=client is None)  # not connected: nothing to drop, just stop
 
     async def _shutdown(self, *, clean: bool) -> None:
         self._closing = True
@@ -165,6 +166,7 @@ class MqttBus(Bus):
             tls_context=self.address.tls_context(),
             socket_options=(_NODELAY,),
             max_inflight_messages=100,
+            queue_type=_direct_queue(self._pump),
         )
         # aiomqtt warns above 10 concurrent calls; many agents publishing at once is normal here
         client.pending_calls_threshold = 10_000
@@ -178,10 +180,15 @@ class MqttBus(Bus):
                 async with client:
                     await self._connected(client)
                     attempt = 0
-                    async for message in client.messages:
-                        self._pump(message)
+                    # messages go straight to _pump (see _direct_queue): this loop never gets one, it
+                    # only waits for the connection to end, which ends the iteration with MqttError
+                    async for _ in client.messages:
+                        pass
             except (aiomqtt.MqttError, OSError) as exc:
                 self._last_error = str(exc) or type(exc).__name__
+            except Exception as exc:  # a bug must not end the connection task: log it, reconnect
+                log.exception("MQTT connection task failed")
+                self._last_error = f"{type(exc).__name__}: {exc}"
             finally:
                 self._client = None
                 self._up.clear()
@@ -327,6 +334,15 @@ class MqttBus(Bus):
 
     # -- publishing --------------------------------------------------------------------------------
     async def publish(self, topic: str, message: Envelope, *, retain: bool = False, qos: int = 1) -> None:
+        """Send ``message``; at QoS 1 this returns once the broker has it (PUBACK).
+
+        While the link is down the publish waits for it, up to ``publish_timeout``. A QoS 1 publish in
+        flight when the link drops is not re-sent on the next connection (clean sessions): it fails
+        with :class:`BusError` after ``publish_timeout``, and its fate is unknown, the broker may have it.
+
+        Raises:
+            BusError: closed, not connected in time, or no PUBACK in time.
+        """
         await self._send(topic, message.encode(), qos, retain)
 
     async def publish_raw(self, topic: str, data: bytes, *, retain: bool = False, qos: int = 1) -> None:
@@ -359,6 +375,21 @@ class MqttBus(Bus):
                 f"cannot publish to {topic}: not connected to {self.address.redacted} "
                 f"for {self.publish_timeout:g}s ({self._last_error or 'reconnecting'})"
             ) from None
+
+
+def _direct_queue(pump: Callable[[aiomqtt.Message], None]) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """An incoming-message queue for aiomqtt that hands each message to ``pump`` as it arrives.
+
+    Iterating ``client.messages`` costs a task and an ``asyncio.wait`` per message, and the bus would
+    then queue each message a second time for its subscribers. aiomqtt's ``queue_type`` hook lets the
+    pump run inside the socket read callback instead: one hop, in arrival order, nothing buffered twice.
+    """
+
+    class DirectQueue(asyncio.Queue[aiomqtt.Message]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            pump(item)
+
+    return DirectQueue
 
 
 def _check_granted(filters: list[str] | tuple[str, ...], granted: object) -> None:
