@@ -74,6 +74,7 @@ class MqttBus(Bus):
         self.publish_timeout = publish_timeout
         self.keepalive = keepalive
         self._prefix = topics.prefix(env)
+        self._tls = self.address.tls_context()  # loads the CA store: once, not on every reconnect
         self._client: aiomqtt.Client | None = None  # the live connection; None while down
         self._up = asyncio.Event()  # set while connected and every subscription is restored
         self._task: asyncio.Task[None] | None = None
@@ -163,7 +164,7 @@ class MqttBus(Bus):
             clean_session=True,
             keepalive=self.keepalive,
             timeout=self.connect_timeout,
-            tls_context=self.address.tls_context(),
+            tls_context=self._tls,
             socket_options=(_NODELAY,),
             max_inflight_messages=100,
             queue_type=_direct_queue(self._pump),

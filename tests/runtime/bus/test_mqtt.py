@@ -64,26 +64,37 @@ class StatusLog:
                 await self._changed.wait()
 
 
-async def test_reconnects_after_the_broker_restarts(mosquitto: Mosquitto, bus: MqttBus) -> None:
+async def test_reconnects_after_the_broker_restarts(mosquitto: Mosquitto, bus_env: str) -> None:
     log = StatusLog()
-    bus.on_connection_change(log)
-    sub = bus.subscribe("orders/#")
-    await bus.wait_subscribed(sub)
+    async with (
+        MqttBus(mosquitto.url, bus_env, publish_timeout=TIMEOUT) as bus,
+        MqttBus(mosquitto.url, bus_env, publish_timeout=0.3) as impatient,
+    ):
+        bus.on_connection_change(log)
+        orders = bus.subscribe("orders/#")
+        await bus.wait_subscribed(orders)
 
-    mosquitto.stop()
-    try:
-        await log.reach("reconnecting", min_attempts=2)  # it keeps trying, backing off
-        with pytest.raises(BusError, match=re.escape(mosquitto.url)):
-            await bus.publish("orders/new", seq(0))  # bounded wait for the link, then a clear error
-    finally:
-        await asyncio.to_thread(mosquitto.start)
-    await log.reach("connected")
+        mosquitto.stop()
+        try:
+            await log.reach("reconnecting", min_attempts=2)  # it keeps trying, backing off
+            fills = bus.subscribe("fills/#")  # made while the link is down
+            pending = asyncio.create_task(bus.publish("orders/new", seq(1)))  # waits for the link
+            with pytest.raises(BusError, match=re.escape(mosquitto.url)):
+                await impatient.publish("orders/new", seq(0))  # a bounded wait, then a clear error
+            assert not pending.done()
+        finally:
+            await asyncio.to_thread(mosquitto.start)
+        await log.reach("connected")
+        await pending
 
-    assert bus.connected
-    assert bus.stats.reconnects == 1
-    assert [s.state for s in log.seen][-1] == "connected"
-    await bus.publish("orders/new", seq(1))  # the subscription was restored before 'connected'
-    assert (await sub.get(TIMEOUT)).envelope.parsed(Seq).n == 1
+        assert bus.connected
+        assert bus.stats.reconnects == 1
+        assert [s.state for s in log.seen][-1] == "connected"
+        # subscriptions are restored before the bus says 'connected' and before a waiting publish goes
+        assert (await orders.get(TIMEOUT)).envelope.parsed(Seq).n == 1
+        await bus.wait_subscribed(fills)
+        await bus.publish("fills/1", seq(2))
+        assert (await fills.get(TIMEOUT)).envelope.parsed(Seq).n == 2
 
 
 async def test_start_fails_fast_when_nothing_listens(bus_env: str) -> None:
