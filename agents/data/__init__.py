@@ -4,8 +4,10 @@ A pure library: nothing here touches the bus. The Data agent composes a provider
 :func:`~agents.data.settings.build_provider` and turns :class:`DataQualityEvent`\\ s into alerts.
 """
 
+from agents.data._cache import CachedProvider, CacheStats
 from agents.data._calendar import business_days, business_days_between, previous_business_day
 from agents.data._clock import Clock, ManualClock, SystemClock
+from agents.data._composite import CompositeProvider
 from agents.data._csv import CsvProvider, adjust_bars, read_bars_csv
 from agents.data._demo import DEFAULT_UNIVERSE, DemoProvider, DemoSecurity
 from agents.data._errors import (
@@ -19,6 +21,7 @@ from agents.data._errors import (
     RateLimited,
     SymbolNotFound,
 )
+from agents.data._failover import DataQualityEvent, FailoverProvider, QualityAction
 from agents.data._provider import DataProvider
 from agents.data._quality import (
     QualityCheck,
@@ -30,6 +33,7 @@ from agents.data._quality import (
     check_headlines,
     check_macro,
 )
+from agents.data._ratelimit import RateLimitedProvider, TokenBucket
 from agents.data._types import (
     IMPACTED_SIGNALS,
     MACRO_SERIES,
@@ -48,16 +52,21 @@ __all__ = [
     "IMPACTED_SIGNALS",
     "MACRO_SERIES",
     "Bar",
+    "CacheStats",
+    "CachedProvider",
     "Clock",
+    "CompositeProvider",
     "CsvFormatError",
     "CsvProvider",
     "DataError",
     "DataProvider",
+    "DataQualityEvent",
     "Dataset",
     "DatasetKey",
     "DatasetUnavailable",
     "DemoProvider",
     "DemoSecurity",
+    "FailoverProvider",
     "Fundamentals",
     "Headline",
     "MacroObservation",
@@ -68,13 +77,16 @@ __all__ = [
     "ProviderHealth",
     "ProviderResponseError",
     "ProviderUnreachable",
+    "QualityAction",
     "QualityCheck",
     "QualityConfig",
     "QualityFailure",
     "QualityReport",
     "RateLimited",
+    "RateLimitedProvider",
     "SymbolNotFound",
     "SystemClock",
+    "TokenBucket",
     "adjust_bars",
     "business_days",
     "business_days_between",
