@@ -1,0 +1,102 @@
+"""The book as risk sees it: positions marked at the market view's prices, as numpy arrays.
+
+One :class:`Exposure` is built per tick (positions plus the symbols the trade pack names) and the pre-trade
+checks move it intent by intent, so every check sees the post-trade book of the intents approved before it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from agents.market import MarketView
+from agents.risk._settings import RiskSettings
+from storage.records import Books
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass
+class Exposure:
+    """Signed quantities and marks per symbol, and the cash. NAV is constant under trades at the mark."""
+
+    symbols: list[str]
+    index: dict[str, int]
+    qty: F64
+    price: F64  # NaN where the symbol has no price at all
+    avg_cost: F64
+    sectors: list[str]
+    cash: float
+    priced_today: frozenset[str]
+
+    @property
+    def values(self) -> F64:
+        return np.nan_to_num(self.qty * self.price)
+
+    @property
+    def nav(self) -> float:
+        return self.cash + float(self.values.sum())
+
+    @property
+    def gross(self) -> float:
+        return float(np.abs(self.values).sum())
+
+    def value(self, symbol: str) -> float:
+        j = self.index[symbol]
+        return float(self.qty[j] * self.price[j]) if not math.isnan(self.price[j]) else 0.0
+
+    def sector_gross(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for sector, value in zip(self.sectors, np.abs(self.values).tolist(), strict=True):
+            totals[sector] = totals.get(sector, 0.0) + value
+        return totals
+
+    def copy(self) -> Exposure:
+        return Exposure(
+            list(self.symbols),
+            dict(self.index),
+            self.qty.copy(),
+            self.price.copy(),
+            self.avg_cost.copy(),
+            list(self.sectors),
+            self.cash,
+            self.priced_today,
+        )
+
+
+def mark(books: Books, view: MarketView | None, settings: RiskSettings, extra: Iterable[str] = ()) -> Exposure:
+    """The books marked at ``view``'s prices (the books' own marks where the view has none).
+
+    ``extra`` adds symbols with no position (the trade pack's), so the checks can index them.
+    """
+    prices = view.prices() if view is not None else {}
+    symbols = sorted(set(books.positions) | set(extra))
+    qty = np.zeros(len(symbols))
+    price = np.full(len(symbols), np.nan)
+    avg = np.zeros(len(symbols))
+    sectors: list[str] = []
+    for j, symbol in enumerate(symbols):
+        pos = books.positions.get(symbol)
+        today = prices.get(symbol)
+        if pos is not None:
+            qty[j] = pos.qty
+            avg[j] = pos.avg_cost
+            fallback = pos.last_price if pos.last_price is not None else pos.avg_cost
+            price[j] = today if today is not None else fallback
+        elif today is not None:
+            price[j] = today
+        sectors.append(settings.sector_of(symbol, view.sector(symbol) if view is not None else "unknown"))
+    return Exposure(
+        symbols,
+        {s: j for j, s in enumerate(symbols)},
+        qty,
+        price,
+        avg,
+        sectors,
+        books.account.cash,
+        frozenset(s for s in symbols if s in prices),
+    )
