@@ -14,6 +14,7 @@ from agents.data._errors import (
     CsvFormatError,
     DataError,
     DatasetUnavailable,
+    PartialFailure,
     ProviderAuthError,
     ProviderError,
     ProviderResponseError,
@@ -22,7 +23,15 @@ from agents.data._errors import (
     SymbolNotFound,
 )
 from agents.data._failover import DataQualityEvent, FailoverProvider, QualityAction
-from agents.data._provider import DataProvider
+from agents.data._http import (
+    AlphaVantageProvider,
+    FinnhubProvider,
+    FredProvider,
+    HttpProvider,
+    NewsApiProvider,
+    RetryPolicy,
+)
+from agents.data._provider import DataProvider, per_symbol
 from agents.data._quality import (
     QualityCheck,
     QualityConfig,
@@ -46,11 +55,13 @@ from agents.data._types import (
     MacroSeries,
     ProviderHealth,
 )
+from agents.data.settings import DataSettings, build_provider
 
 __all__ = [
     "DEFAULT_UNIVERSE",
     "IMPACTED_SIGNALS",
     "MACRO_SERIES",
+    "AlphaVantageProvider",
     "Bar",
     "CacheStats",
     "CachedProvider",
@@ -61,17 +72,23 @@ __all__ = [
     "DataError",
     "DataProvider",
     "DataQualityEvent",
+    "DataSettings",
     "Dataset",
     "DatasetKey",
     "DatasetUnavailable",
     "DemoProvider",
     "DemoSecurity",
     "FailoverProvider",
+    "FinnhubProvider",
+    "FredProvider",
     "Fundamentals",
     "Headline",
+    "HttpProvider",
     "MacroObservation",
     "MacroSeries",
     "ManualClock",
+    "NewsApiProvider",
+    "PartialFailure",
     "ProviderAuthError",
     "ProviderError",
     "ProviderHealth",
@@ -84,16 +101,19 @@ __all__ = [
     "QualityReport",
     "RateLimited",
     "RateLimitedProvider",
+    "RetryPolicy",
     "SymbolNotFound",
     "SystemClock",
     "TokenBucket",
     "adjust_bars",
+    "build_provider",
     "business_days",
     "business_days_between",
     "check_bars",
     "check_fundamentals",
     "check_headlines",
     "check_macro",
+    "per_symbol",
     "previous_business_day",
     "read_bars_csv",
 ]

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from agents.data._clock import Clock
+from agents.data._errors import DataError, PartialFailure
 from agents.data._provider import DataProvider, dedupe_symbols
 from agents.data._types import (
     Bar,
@@ -106,10 +107,25 @@ class CachedProvider(DataProvider):
             else:
                 self.stats.misses += 1
                 missing.append(sym)
+        errors: dict[str, DataError] = {}
         if missing:
-            found.update(await self._fill(dataset, missing, params, fetch, ttl))
+            try:
+                found.update(await self._fill(dataset, missing, params, fetch, ttl))
+            except PartialFailure as exc:
+                found.update(exc.data)
+                errors.update(exc.errors)
+            except DataError as exc:
+                errors.update(dict.fromkeys(missing, exc))
         for sym, fut in waiting.items():
-            found[sym] = await asyncio.shield(fut)
+            try:
+                found[sym] = await asyncio.shield(fut)
+            except DataError as exc:
+                errors[sym] = exc
+        if errors:
+            if len(wanted) == 1:
+                raise errors[wanted[0]]
+            data = {sym: v for sym, v in found.items() if v is not _ABSENT and sym not in errors}
+            raise PartialFailure(data, errors)
         return {sym: found[sym] for sym in wanted if found[sym] is not _ABSENT}
 
     async def _fill(
@@ -120,13 +136,19 @@ class CachedProvider(DataProvider):
         fetch: Callable[[list[str]], Awaitable[Mapping[str, Any]]],
         ttl: float,
     ) -> dict[str, Any]:
+        """Fetch ``missing`` and cache each answer; with a partial failure, cache what succeeded."""
         loop = asyncio.get_running_loop()
         keys = {sym: (dataset, sym, *params) for sym in missing}
         futures = {sym: loop.create_future() for sym in missing}
         for sym, key in keys.items():
             self._inflight[key] = futures[sym]
+        failed: dict[str, DataError] = {}
+        partial: PartialFailure | None = None
         try:
-            data = await fetch(missing)
+            try:
+                data = dict(await fetch(missing))
+            except PartialFailure as exc:
+                data, failed, partial = dict(exc.data), dict(exc.errors), exc
         except asyncio.CancelledError:
             for fut in futures.values():
                 fut.cancel()
@@ -142,6 +164,10 @@ class CachedProvider(DataProvider):
         expires = self._clock.monotonic() + ttl
         values: dict[str, Any] = {}
         for sym, key in keys.items():
+            if sym in failed:
+                futures[sym].set_exception(failed[sym])
+                futures[sym].exception()
+                continue
             values[sym] = data.get(sym, _ABSENT)
             self._entries[key] = (expires, values[sym])
             self._entries.move_to_end(key)
@@ -149,6 +175,8 @@ class CachedProvider(DataProvider):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
             self.stats.evictions += 1
+        if partial is not None:
+            raise PartialFailure({k: v for k, v in values.items() if v is not _ABSENT}, failed)
         return values
 
     async def bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[Bar]]:

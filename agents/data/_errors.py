@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from agents.data._types import Dataset
 
@@ -68,3 +69,14 @@ class ProviderAuthError(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """An unexpected status or a payload that is not in the vendor's documented format."""
+
+
+class PartialFailure(DataError):
+    """Some symbols of a multi-symbol request failed. ``data`` holds what succeeded (keyed like the
+    full answer would be), ``errors`` the error of each symbol that did not."""
+
+    def __init__(self, data: dict[str, Any], errors: dict[str, DataError]) -> None:
+        detail = "; ".join(f"{sym}: {err}" for sym, err in errors.items())
+        super().__init__(f"{len(errors)} of {len(data) + len(errors)} failed: {detail}")
+        self.data = data
+        self.errors = errors

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from agents.data._calendar import business_days_between
 from agents.data._clock import Clock
-from agents.data._errors import DataError, DatasetUnavailable
+from agents.data._errors import DataError, DatasetUnavailable, PartialFailure
 from agents.data._provider import DataProvider, dedupe_symbols
 from agents.data._quality import (
     QualityConfig,
@@ -240,18 +240,26 @@ class FailoverProvider(DataProvider):
         except DatasetUnavailable:
             out.skipped, out.unavailable = list(keys), True
             return out
+        except PartialFailure as exc:
+            data = dict(exc.data)
+            for key, err in exc.errors.items():
+                if isinstance(err, DatasetUnavailable):
+                    out.skipped.append(key)
+                else:
+                    out.failures[key] = (frozenset({PROVIDER_ERROR}), str(err))
         except DataError as exc:
             if len(keys) == 1:
                 out.failures[keys[0]] = (frozenset({PROVIDER_ERROR}), str(exc))
                 return out
-            data = {}  # isolate the culprit: ask again one key at a time
-            for key in keys:
+            for key in keys:  # a provider without partial answers: isolate the culprit one key at a time
                 single = await self._fetch(provider, dataset, [key], fetch, check)
                 out.data.update(single.data)
                 out.failures.update(single.failures)
                 out.skipped.extend(single.skipped)
             return out
         for key in keys:
+            if key in out.failures or key in out.skipped:
+                continue
             if key not in data:
                 out.skipped.append(key)
                 continue

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
-from agents.data._errors import DatasetUnavailable
+from agents.data._errors import DataError, DatasetUnavailable, PartialFailure, ProviderAuthError, RateLimited
 from agents.data._types import (
     Bar,
     Dataset,
@@ -77,6 +77,37 @@ class DataProvider(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+T = TypeVar("T")
+
+
+async def per_symbol(symbols: Sequence[str], fetch_one: Callable[[str], Awaitable[T]]) -> dict[str, T]:
+    """Fetch symbol by symbol, keeping what succeeded when some fail.
+
+    A single symbol's error is raised as is; with several symbols, failures raise
+    :class:`PartialFailure` carrying the successes. After an auth or rate-limit error the remaining
+    symbols are not tried (they would fail the same way and spend quota): they get the same error.
+    """
+    wanted = dedupe_symbols(symbols)
+    out: dict[str, T] = {}
+    errors: dict[str, DataError] = {}
+    fatal: DataError | None = None
+    for sym in wanted:
+        if fatal is not None:
+            errors[sym] = fatal
+            continue
+        try:
+            out[sym] = await fetch_one(sym)
+        except DataError as exc:
+            errors[sym] = exc
+            if isinstance(exc, ProviderAuthError | RateLimited):
+                fatal = exc
+    if errors:
+        if len(wanted) == 1:
+            raise errors[wanted[0]]
+        raise PartialFailure(out, errors)
+    return out
 
 
 def dedupe_symbols(symbols: Sequence[str]) -> list[str]:

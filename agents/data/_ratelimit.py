@@ -8,7 +8,8 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from agents.data._clock import Clock
-from agents.data._provider import DataProvider, dedupe_symbols
+from agents.data._errors import PartialFailure
+from agents.data._provider import DataProvider, dedupe_symbols, per_symbol
 from agents.data._types import (
     Bar,
     Fundamentals,
@@ -19,6 +20,10 @@ from agents.data._types import (
 )
 
 T = TypeVar("T")
+
+
+def _merge(parts: Mapping[str, Mapping[str, T]]) -> dict[str, T]:
+    return {k: v for part in parts.values() for k, v in part.items()}
 
 
 class TokenBucket:
@@ -94,11 +99,16 @@ class RateLimitedProvider(DataProvider):
         if not self.per_symbol:
             await self.bucket.acquire()
             return dict(await call(wanted))
-        out: dict[str, T] = {}
-        for sym in wanted:
+
+        async def one(sym: str) -> Mapping[str, T]:
             await self.bucket.acquire()
-            out.update(await call([sym]))
-        return out
+            return await call([sym])
+
+        try:
+            parts = await per_symbol(wanted, one)
+        except PartialFailure as exc:
+            raise PartialFailure(_merge(exc.data), exc.errors) from None
+        return _merge(parts)
 
     async def bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[Bar]]:
         return await self._limited(symbols, lambda s: self.inner.bars(s, start, end))

@@ -24,7 +24,7 @@ from agents.data._errors import (
 )
 from agents.data._http._base import HttpProvider
 from agents.data._http._client import InBandRetry
-from agents.data._provider import dedupe_symbols
+from agents.data._provider import per_symbol
 from agents.data._types import Bar, Dataset, Fundamentals
 
 _RATE = re.compile(r"rate limit|call frequency|requests per|calls per|spreading out", re.IGNORECASE)
@@ -97,8 +97,8 @@ class AlphaVantageProvider(HttpProvider):
 
     async def bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[Bar]]:
         function = "TIME_SERIES_DAILY_ADJUSTED" if self.adjusted else "TIME_SERIES_DAILY"
-        out: dict[str, list[Bar]] = {}
-        for symbol in dedupe_symbols(symbols):
+
+        async def one(symbol: str) -> list[Bar]:
             params = {
                 "function": function,
                 "symbol": symbol,
@@ -107,8 +107,9 @@ class AlphaVantageProvider(HttpProvider):
                 "apikey": self._api_key(),
             }
             payload = await self.http.get_json("/query", params, inspect=self._inspect(symbol))
-            out[symbol] = [b for b in self._parse_series(symbol, payload) if start <= b.date <= end]
-        return out
+            return [b for b in self._parse_series(symbol, payload) if start <= b.date <= end]
+
+        return await per_symbol(symbols, one)
 
     def _parse_series(self, symbol: str, payload: dict[str, Any]) -> list[Bar]:
         series = payload.get("Time Series (Daily)")
@@ -139,14 +140,15 @@ class AlphaVantageProvider(HttpProvider):
         into a backtest, so that raises :class:`DatasetUnavailable`."""
         if asof < self._today() - timedelta(days=5):
             raise DatasetUnavailable(self.name, Dataset.FUNDAMENTALS, f"no point-in-time history before {asof}")
-        out = {}
-        for symbol in dedupe_symbols(symbols):
+
+        async def one(symbol: str) -> Fundamentals:
             params = {"function": "OVERVIEW", "symbol": symbol, "apikey": self._api_key()}
             payload = await self.http.get_json("/query", params, inspect=self._inspect(symbol))
             if not payload:
                 raise SymbolNotFound(self.name, symbol, "empty OVERVIEW")
-            out[symbol] = self._parse_overview(symbol, payload, asof)
-        return out
+            return self._parse_overview(symbol, payload, asof)
+
+        return await per_symbol(symbols, one)
 
     def _parse_overview(self, symbol: str, p: dict[str, Any], asof: date) -> Fundamentals:
         try:

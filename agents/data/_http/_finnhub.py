@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from agents.data._errors import ProviderResponseError, SymbolNotFound
 from agents.data._http._base import HttpProvider
 from agents.data._http._client import HttpStatusError
-from agents.data._provider import check_aware, dedupe_symbols
+from agents.data._provider import check_aware, per_symbol
 from agents.data._types import Bar, Dataset, Headline
 
 
@@ -44,8 +44,8 @@ class FinnhubProvider(HttpProvider):
 
     async def headlines(self, symbols: Sequence[str], since: datetime, until: datetime) -> dict[str, list[Headline]]:
         check_aware(since, until)
-        out: dict[str, list[Headline]] = {}
-        for symbol in dedupe_symbols(symbols):
+
+        async def one(symbol: str) -> list[Headline]:
             params = {
                 "symbol": symbol,
                 "from": since.astimezone(UTC).date().isoformat(),
@@ -55,8 +55,9 @@ class FinnhubProvider(HttpProvider):
             if not isinstance(payload, list):
                 raise ProviderResponseError(self.name, "company-news: expected a JSON array")
             items = {h.id: h for h in (self._headline(symbol, row) for row in payload) if since <= h.ts < until}
-            out[symbol] = sorted(items.values(), key=lambda h: (h.ts, h.id))
-        return out
+            return sorted(items.values(), key=lambda h: (h.ts, h.id))
+
+        return await per_symbol(symbols, one)
 
     def _headline(self, symbol: str, row: Any) -> Headline:
         try:
@@ -75,12 +76,13 @@ class FinnhubProvider(HttpProvider):
     async def bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[Bar]]:
         t0 = int(datetime.combine(start, time(0), tzinfo=UTC).timestamp())
         t1 = int(datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC).timestamp()) - 1
-        out: dict[str, list[Bar]] = {}
-        for symbol in dedupe_symbols(symbols):
+
+        async def one(symbol: str) -> list[Bar]:
             params = {"symbol": symbol, "resolution": "D", "from": str(t0), "to": str(t1)}
             payload = await self._get("/stock/candle", params, symbol)
-            out[symbol] = [b for b in self._candles(symbol, payload) if start <= b.date <= end]
-        return out
+            return [b for b in self._candles(symbol, payload) if start <= b.date <= end]
+
+        return await per_symbol(symbols, one)
 
     def _candles(self, symbol: str, payload: Any) -> list[Bar]:
         if not isinstance(payload, dict):

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from agents.data._errors import ProviderAuthError, ProviderResponseError, SymbolNotFound
 from agents.data._http._base import HttpProvider
 from agents.data._http._client import HttpStatusError
+from agents.data._provider import per_symbol
 from agents.data._types import MACRO_SERIES, Dataset, MacroObservation, MacroSeries
 
 RatesSeries = Literal["DGS10", "FEDFUNDS"]
@@ -81,8 +82,10 @@ class FredProvider(HttpProvider):
         return sorted(out)
 
     async def macro(self, series: Sequence[MacroSeries], start: date, end: date) -> dict[str, list[MacroObservation]]:
-        out: dict[str, list[MacroObservation]] = {}
-        for name in dict.fromkeys(series):
+        names: dict[str, MacroSeries] = {str(s): s for s in series}
+
+        async def one(key: str) -> list[MacroObservation]:
+            name = names[key]
             if name not in MACRO_SERIES:
                 raise SymbolNotFound(self.name, name, f"macro series are {MACRO_SERIES}")
             series_id = self.series_ids[name]
@@ -95,5 +98,6 @@ class FredProvider(HttpProvider):
                 ]
             else:
                 points = await self._observations(series_id, start, end)
-            out[name] = [MacroObservation(name, d, v) for d, v in sorted(points) if start <= d <= end]
-        return out
+            return [MacroObservation(name, d, v) for d, v in sorted(points) if start <= d <= end]
+
+        return await per_symbol(list(names), one)

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from agents.data._errors import ProviderAuthError, ProviderResponseError, RateLimited
 from agents.data._http._base import HttpProvider
 from agents.data._http._client import HttpStatusError
-from agents.data._provider import check_aware, dedupe_symbols
+from agents.data._provider import check_aware, per_symbol
 from agents.data._types import Dataset, Headline
 
 
@@ -60,8 +60,8 @@ class NewsApiProvider(HttpProvider):
 
     async def headlines(self, symbols: Sequence[str], since: datetime, until: datetime) -> dict[str, list[Headline]]:
         check_aware(since, until)
-        out: dict[str, list[Headline]] = {}
-        for symbol in dedupe_symbols(symbols):
+
+        async def one(symbol: str) -> list[Headline]:
             params = {
                 "q": self.queries.get(symbol, symbol),
                 "from": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -84,8 +84,9 @@ class NewsApiProvider(HttpProvider):
                 h = self._headline(symbol, row)
                 if h is not None and since <= h.ts < until:
                     items[h.id] = h
-            out[symbol] = sorted(items.values(), key=lambda h: (h.ts, h.id))
-        return out
+            return sorted(items.values(), key=lambda h: (h.ts, h.id))
+
+        return await per_symbol(symbols, one)
 
     def _headline(self, symbol: str, row: Any) -> Headline | None:
         try:

@@ -9,12 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from agents.data import (
     Bar,
+    DataError,
     DataProvider,
     Dataset,
     Fundamentals,
     Headline,
     MacroObservation,
     MacroSeries,
+    PartialFailure,
     ProviderHealth,
     SymbolNotFound,
     business_days,
@@ -55,6 +57,7 @@ class FakeProvider(DataProvider):
         self.fail_symbols: dict[str, Exception] = {}
         self.fail_all: Exception | None = None
         self.gate: asyncio.Event | None = None  # when set, calls wait for it (to test concurrency)
+        self.partial = False  # answer multi-symbol bars with PartialFailure instead of the first error
         self.closed = False
 
     async def _enter(self, dataset: str, symbols: Sequence[str]) -> None:
@@ -73,6 +76,15 @@ class FakeProvider(DataProvider):
     async def bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[Bar]]:
         if Dataset.BARS not in self.capabilities:
             raise self._unavailable(Dataset.BARS)
+        if self.partial and len(symbols) > 1:
+            self.calls.append(("bars", tuple(symbols)))
+            good = {s: self.data_bars[s] for s in symbols if s not in self.fail_symbols}
+            errs: dict[str, DataError] = {
+                s: e for s, e in self.fail_symbols.items() if s in symbols and isinstance(e, DataError)
+            }
+            if errs:
+                raise PartialFailure(good, errs)
+            return good
         await self._enter("bars", symbols)
         out = {}
         for s in symbols:

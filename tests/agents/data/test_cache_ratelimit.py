@@ -7,7 +7,17 @@ from datetime import date
 
 import pytest
 
-from agents.data import CachedProvider, Dataset, ManualClock, ProviderUnreachable, RateLimitedProvider, TokenBucket
+from agents.data import (
+    CachedProvider,
+    Dataset,
+    ManualClock,
+    PartialFailure,
+    ProviderUnreachable,
+    RateLimited,
+    RateLimitedProvider,
+    TokenBucket,
+    per_symbol,
+)
 from tests.agents.data.fakes import FakeProvider, make_bars
 
 START, END = date(2024, 1, 2), date(2024, 3, 29)
@@ -121,3 +131,53 @@ async def test_rate_limited_concurrent_callers_queue_in_order() -> None:
     assert [next(iter(r)) for r in results] == SYMS
     assert clock.slept == [2.0, 2.0, 2.0, 2.0]
     assert inner.calls == [("bars", (s,)) for s in SYMS]
+
+
+async def test_partial_failure_keeps_and_caches_the_successes() -> None:
+    clock = ManualClock()
+    inner = fake()
+    inner.partial = True
+    inner.fail_symbols["BBB"] = ProviderUnreachable("fake", "BBB timed out")
+    cache = CachedProvider(inner, clock=clock, ttl=60)
+    with pytest.raises(PartialFailure) as info:
+        await cache.bars(["AAA", "BBB", "CCC"], START, END)
+    assert set(info.value.data) == {"AAA", "CCC"}
+    assert set(info.value.errors) == {"BBB"}
+    inner.fail_symbols.clear()
+    await cache.bars(["AAA", "BBB", "CCC"], START, END)
+    assert inner.calls[-1] == ("bars", ("BBB",))  # AAA and CCC came from the cache
+    inner.fail_symbols["DDD"] = ProviderUnreachable("fake", "down")
+    with pytest.raises(ProviderUnreachable):  # one symbol: its own error, not a PartialFailure
+        await cache.bars(["DDD"], START, END)
+
+
+async def test_per_symbol_stops_after_a_quota_error() -> None:
+    asked: list[str] = []
+
+    async def one(sym: str) -> int:
+        asked.append(sym)
+        if sym == "B":
+            raise RateLimited("vendor", "25 requests per day")
+        if sym == "D":
+            raise ProviderUnreachable("vendor", "unreachable")
+        return len(asked)
+
+    with pytest.raises(PartialFailure) as info:
+        await per_symbol(["A", "B", "C", "A"], one)
+    assert asked == ["A", "B"]  # C would spend quota for nothing
+    assert info.value.data == {"A": 1}
+    assert set(info.value.errors) == {"B", "C"}
+    assert "2 of 3 failed" in str(info.value)
+    with pytest.raises(ProviderUnreachable):
+        await per_symbol(["D"], one)
+
+
+async def test_rate_limited_partial_failure_is_merged() -> None:
+    clock = ManualClock()
+    inner = fake()
+    inner.fail_symbols["CCC"] = ProviderUnreachable("fake", "down")
+    limited = RateLimitedProvider(inner, TokenBucket(rate=1.0, capacity=5, clock=clock))
+    with pytest.raises(PartialFailure) as info:
+        await limited.bars(SYMS, START, END)
+    assert set(info.value.data) == {"AAA", "BBB", "DDD", "EEE"}
+    assert list(info.value.errors) == ["CCC"]

@@ -11,6 +11,7 @@ import pytest
 from agents.data import (
     DatasetUnavailable,
     ManualClock,
+    PartialFailure,
     ProviderAuthError,
     ProviderResponseError,
     RateLimited,
@@ -436,4 +437,18 @@ async def test_newsapi_errors(vendor: VendorServer) -> None:
         await p.headlines(["OLD"], since, NOW)
     assert len((await p.headlines(["BUSY"], since, NOW))["BUSY"]) == 2
     assert len(clock.slept) == 1
+    await p.aclose()
+
+
+async def test_alphavantage_quota_error_keeps_earlier_symbols_and_stops(vendor: VendorServer) -> None:
+    vendor.route("/query", Reply(200, AV_DAILY), when={"symbol": "IBM"})
+    vendor.route("/query", Reply(200, AV_DAILY_LIMIT), when={"symbol": "MSFT"})
+    vendor.route("/query", Reply(200, AV_DAILY), when={"symbol": "AAPL"})
+    p = av(vendor, ManualClock(NOW))
+    with pytest.raises(PartialFailure) as info:
+        await p.bars(["IBM", "MSFT", "AAPL"], date(2024, 1, 1), date(2024, 1, 9))
+    assert len(info.value.data["IBM"]) == 3
+    assert set(info.value.errors) == {"MSFT", "AAPL"}
+    assert all(isinstance(e, RateLimited) for e in info.value.errors.values())
+    assert [r.query["symbol"] for r in vendor.requests] == ["IBM", "MSFT"]  # AAPL would waste quota
     await p.aclose()
