@@ -1,0 +1,107 @@
+"""Consensus of the council per symbol: the tracker-weighted mean of plug-in ``score x confidence``.
+
+``consensus = sum(w_p * score_p * conf_p) / sum(w_p)`` over the plug-ins with a view on the symbol (a
+proposal with ``confidence >= min_confidence``). A symbol has a quorum when at least ``quorum`` plug-ins have
+a view (capped at the number of plug-ins active this tick when ``quorum_of_active``) and their weight is at
+least ``weight_threshold`` of the active plug-ins' weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from agents.director._settings import CouncilSettings
+from agents.quant import avoided_symbols
+from agents.types import Directive, Proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Consensus:
+    """The council's view of one symbol."""
+
+    symbol: str
+    consensus: float
+    confidence: float
+    views: int
+    weight_share: float
+    quorum: bool
+    votes: dict[str, float] = field(default_factory=dict)
+    """plugin -> weight x score (what :class:`~agents.types.OrderIntent` carries)."""
+    contributions: dict[str, float] = field(default_factory=dict)
+    """plugin -> its part of the consensus (sums to ``consensus``)."""
+    reason: str = ""
+
+    @property
+    def strength(self) -> float:
+        """What priorities sort on: |consensus| x confidence."""
+        return abs(self.consensus) * self.confidence
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{p} {v:+.2f}" for p, v in sorted(self.contributions.items()))
+        return f"consensus {self.consensus:+.2f} (confidence {self.confidence:.2f}; {parts})"
+
+
+@dataclass(frozen=True, slots=True)
+class Council:
+    """Every symbol's consensus, and who took part."""
+
+    table: dict[str, Consensus]
+    active: list[str]
+    quorum: int
+    ignored: dict[str, str] = field(default_factory=dict)
+
+
+def build_consensus(
+    proposals: Iterable[Proposal],
+    weights: dict[str, float],
+    directive: Directive,
+    settings: CouncilSettings,
+) -> Council:
+    """The consensus of every symbol someone had a view on. ``weights`` come from the tracker."""
+    ignored: dict[str, str] = {}
+    views: dict[str, dict[str, Proposal]] = {}
+    avoid_cache: dict[str, tuple[bool, set[str]]] = {}
+    for p in proposals:
+        avoid = avoid_cache.get(p.plugin)
+        if avoid is None:
+            avoid = avoid_cache[p.plugin] = avoided_symbols(p.plugin, directive.avoid_signals)
+        if avoid[0] or p.symbol in avoid[1]:
+            ignored[p.plugin] = "avoided by the director (data-quality issue)"
+            continue
+        if p.confidence < settings.min_confidence or p.confidence <= 0:
+            continue
+        views.setdefault(p.symbol, {}).setdefault(p.plugin, p)
+    active = sorted({plugin for by_plugin in views.values() for plugin in by_plugin})
+    quorum = min(settings.quorum, len(active)) if settings.quorum_of_active else settings.quorum
+    quorum = max(quorum, 1)
+    active_weight = sum(weights.get(p, 0.0) for p in active)
+    table: dict[str, Consensus] = {}
+    for symbol in sorted(views):
+        by_plugin = views[symbol]
+        names = sorted(by_plugin)
+        total_w = sum(weights.get(p, 0.0) for p in names)
+        if total_w <= 0:
+            table[symbol] = Consensus(symbol, 0.0, 0.0, len(names), 0.0, False, reason="its plug-ins weigh nothing")
+            continue
+        contributions = {p: weights.get(p, 0.0) * by_plugin[p].score * by_plugin[p].confidence / total_w for p in names}
+        consensus = max(-1.0, min(1.0, sum(contributions.values())))
+        confidence = sum(weights.get(p, 0.0) * by_plugin[p].confidence for p in names) / total_w
+        share = total_w / active_weight if active_weight > 0 else 0.0
+        reason = ""
+        if len(names) < quorum:
+            reason = f"quorum not met: {len(names)} of {quorum} plug-ins have a view ({', '.join(names)})"
+        elif share + 1e-12 < settings.weight_threshold:
+            reason = f"weight threshold not met: {share:.0%} of the council's weight < {settings.weight_threshold:.0%}"
+        table[symbol] = Consensus(
+            symbol=symbol,
+            consensus=consensus,
+            confidence=confidence,
+            views=len(names),
+            weight_share=share,
+            quorum=not reason,
+            votes={p: weights.get(p, 0.0) * by_plugin[p].score for p in names},
+            contributions=contributions,
+            reason=reason,
+        )
+    return Council(table, active, quorum, ignored)

@@ -1,0 +1,132 @@
+"""The day's directive from KPIs: universe, regime, risk budget, names, and signals to avoid.
+
+* Universe: the configured symbols (or every symbol) that trade today, less those whose bars are
+  quarantined.
+* Regime: the equal-weighted market's trend (``trend_lookback`` sessions, volatility-scaled) blended with the
+  macro regime; ``stressed`` when market volatility runs above 1.5x the target.
+* Gross target: the configured budget, cut when the NAV's drawdown over ``drawdown_lookback`` sessions passes
+  ``drawdown_soft`` (linearly down to ``min_gross_factor`` at ``drawdown_hard``) or when annualised market
+  volatility exceeds ``vol_target`` (scaled by ``vol_target / vol``, same floor). The tighter cut wins.
+* Avoid signals: the data agent's impacted signals (runbook SOP 2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.director._settings import DirectorSettings
+from agents.market import MarketView
+from agents.quant import MacroRegime, log_returns, window
+from agents.types import Directive, MarketSnapshot
+
+TRADING_DAYS = 252
+
+
+@dataclass(frozen=True, slots=True)
+class MarketState:
+    """The equal-weighted market of the universe: trend (log return), its score, annualised volatility."""
+
+    trend: float
+    trend_score: float
+    vol: float
+
+
+def market_state(view: MarketView, symbols: Sequence[str], trend_lookback: int, vol_lookback: int) -> MarketState:
+    """Trend and volatility of the equal-weighted index of ``symbols`` (zeros without history)."""
+    n = max(trend_lookback, vol_lookback) + 1
+    w = window(view, symbols, n)
+    ok = w.has(min(vol_lookback + 1, w.rows)) if w.rows else np.zeros(0, dtype=bool)
+    if w.rows < 3 or not ok.any():
+        return MarketState(0.0, 0.0, 0.0)
+    index = log_returns(w.values[:, ok]).mean(axis=1)
+    trend = float(index[-trend_lookback:].sum())
+    daily = float(index[-vol_lookback:].std(ddof=1)) if index.size >= 2 else 0.0
+    span = min(trend_lookback, index.size)
+    score = math.tanh(trend / (daily * math.sqrt(span))) if daily > 0 else 0.0
+    return MarketState(trend, score, daily * math.sqrt(TRADING_DAYS))
+
+
+def drawdown(navs: Sequence[float]) -> float:
+    """The last NAV against the highest of ``navs``: 0 or negative (``-0.07`` = 7% below the peak)."""
+    if not navs:
+        return 0.0
+    peak = max(navs)
+    return navs[-1] / peak - 1.0 if peak > 0 else 0.0
+
+
+def gross_factor(dd: float, vol: float, s: DirectorSettings) -> tuple[float, list[str]]:
+    """How much of the gross budget to use, and why it was cut."""
+    why: list[str] = []
+    loss = -dd
+    dd_factor = 1.0
+    if loss > s.drawdown_soft:
+        depth = min((loss - s.drawdown_soft) / (s.drawdown_hard - s.drawdown_soft), 1.0)
+        dd_factor = 1.0 - depth * (1.0 - s.min_gross_factor)
+        why.append(f"drawdown {dd:.1%} beyond -{s.drawdown_soft:.0%}: budget x{dd_factor:.2f}")
+    vol_factor = 1.0
+    if vol > s.vol_target:
+        vol_factor = max(s.vol_target / vol, s.min_gross_factor)
+        why.append(f"market vol {vol:.0%} above the {s.vol_target:.0%} target: budget x{vol_factor:.2f}")
+    return min(dd_factor, vol_factor), why
+
+
+def excluded_symbols(snapshot: MarketSnapshot | None) -> set[str]:
+    """Symbols whose bars are quarantined: ``provider/bars/SYMBOL`` keys (or bare symbols)."""
+    out: set[str] = set()
+    for key in snapshot.quarantined if snapshot else []:
+        parts = key.split("/")
+        if len(parts) == 3 and parts[1] == "bars":
+            out.add(parts[2])
+        elif len(parts) == 1:
+            out.add(key)
+    return out
+
+
+def build_directive(
+    view: MarketView,
+    settings: DirectorSettings,
+    *,
+    snapshot: MarketSnapshot | None = None,
+    navs: Sequence[float] = (),
+    macro: MacroRegime | None = None,
+) -> Directive:
+    """The directive for ``view.as_of``. Pure: the agent gathers the inputs."""
+    tradeable = view.symbols
+    wanted = [s for s in settings.universe if s in set(tradeable)] if settings.universe else tradeable
+    blocked = excluded_symbols(snapshot)
+    universe = [s for s in wanted if s not in blocked]
+    market = market_state(view, universe, settings.trend_lookback, settings.vol_lookback)
+    dd = drawdown(navs)
+    factor, cuts = gross_factor(dd, market.vol, settings)
+    macro_score = macro.score if macro is not None else 0.0
+    blend = 0.5 * market.trend_score + 0.5 * macro_score if macro is not None else market.trend_score
+    if market.vol > 1.5 * settings.vol_target or -dd >= settings.drawdown_hard:
+        regime = "stressed"
+    else:
+        regime = "risk_on" if blend > 0.2 else "risk_off" if blend < -0.2 else "neutral"
+    notes = [
+        f"market trend {math.expm1(market.trend):+.1%} over {settings.trend_lookback} sessions "
+        f"(score {market.trend_score:+.2f}), vol {market.vol:.0%}",
+        f"drawdown {dd:.1%} over {len(navs)} sessions" if navs else "no NAV history yet",
+    ]
+    if macro is not None:
+        notes.append(f"macro {macro.describe()}")
+    notes.extend(cuts)
+    if blocked:
+        notes.append(f"quarantined bars: {', '.join(sorted(blocked))}")
+    avoid = sorted(set(snapshot.impacted_signals)) if snapshot else []
+    if avoid:
+        notes.append(f"avoid signals: {', '.join(avoid)}")
+    return Directive(
+        as_of=view.as_of,
+        universe=universe,
+        regime=regime,
+        gross_target=round(settings.gross_target * factor, 6),
+        max_names=min(settings.max_names, len(universe)),
+        avoid_signals=avoid,
+        notes="; ".join(notes),
+    )
