@@ -60,7 +60,7 @@ def headlines_for_day(
 ) -> list[Headline]:
     """The headlines published about ``sec`` after the close of ``day`` (sorted by time)."""
     rng = _rng(seed, sec, day)
-    count = rng.randint(0, 1) + (abs(zscore) > 1.0) + (abs(zscore) > 2.0)
+    count = rng.randint(1, 2) + (abs(zscore) > 1.0) + (abs(zscore) > 2.0)
     titles: list[str] = []
     if earnings_surprise is not None:
         titles.append(_BEAT if earnings_surprise >= 0 else _MISS)

@@ -15,6 +15,7 @@ from agents.data import (
     Bar,
     DemoProvider,
     SymbolNotFound,
+    business_days,
     check_bars,
     check_fundamentals,
     check_headlines,
@@ -160,9 +161,11 @@ async def test_fundamentals_consistent_with_price_and_slow() -> None:
 async def test_headlines_are_aware_in_range_and_ordered() -> None:
     news = await DemoProvider(seed=7).headlines(ALL, SINCE, UNTIL)
     total = sum(len(v) for v in news.values())
-    assert 8 * 60 < total < 8 * 66 * 4  # a few per symbol per business day
+    days = list(business_days(SINCE.date(), UNTIL.date() - timedelta(days=1)))
+    assert 8 * len(days) * 1.5 < total < 8 * len(days) * 3  # a few per symbol per business day
     for symbol, items in news.items():
         assert check_headlines(symbol, items, until=UNTIL).ok
+        assert {h.ts.date() for h in items} == set(days)  # every business day has news
         for h in items:
             assert h.ts.tzinfo is not None
             assert SINCE <= h.ts < UNTIL
