@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from agents.data._clock import Clock
 from agents.data._errors import DataError, PartialFailure
@@ -21,8 +21,6 @@ from agents.data._types import (
     MacroSeries,
     ProviderHealth,
 )
-
-T = TypeVar("T")
 
 _ABSENT = object()  # the inner provider had nothing for this key (e.g. no fundamentals yet)
 

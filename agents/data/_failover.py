@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from agents.data._calendar import business_days_between
 from agents.data._clock import Clock
@@ -47,7 +47,6 @@ from agents.data._types import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 PROVIDER_ERROR = "provider_error"
 
 
