@@ -9,7 +9,7 @@ sessions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agents.risk._book import Exposure
@@ -83,7 +83,7 @@ def stop_losses(book: Exposure, stop: float) -> tuple[StopLossHit, ...]:
 
 def monitor(
     book: Exposure,
-    closes: dict[str, float],
+    closes: Mapping[str, float],
     session: str,
     settings: RiskSettings,
     *,

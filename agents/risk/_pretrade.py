@@ -318,6 +318,7 @@ class _Checker:
     def _apply(self, j: int, delta: float, price: float) -> None:
         pre = float(self.values[j])
         self.book.qty[j] += delta
+        self.book.cash -= delta * price  # a trade at the mark leaves NAV unchanged
         post = float(self.book.qty[j] * price)
         self.values[j] = post
         sector = self.book.sectors[j]
