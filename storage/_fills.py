@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiosqlite
 
 from storage import _rows as rows
-from storage.records import Fill
+from storage.records import ORDER_FINAL_STATUSES, Fill
 
 QTY_EPSILON = 1e-9
 
@@ -43,6 +43,7 @@ async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
         ),
     )
     if inserted.rowcount != 1:
+        await _check_same(db, fill)
         return False
     if order["side"] != fill.side or order["symbol"] != fill.symbol:
         raise FillRefused(f"fill {fill.trade_id} does not match order {fill.client_order_id} side/symbol")
@@ -50,7 +51,12 @@ async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
     if filled > order["qty"] + QTY_EPSILON:
         raise FillRefused(f"fill {fill.trade_id} over-fills order {fill.client_order_id}: {filled} > {order['qty']}")
     avg = ((order["avg_fill_price"] or 0.0) * order["filled_qty"] + fill.price * fill.qty) / filled
-    status = "filled" if filled >= order["qty"] - QTY_EPSILON else "partially_filled"
+    if filled >= order["qty"] - QTY_EPSILON:
+        status = "filled"
+    elif order["status"] in ORDER_FINAL_STATUSES:
+        status = order["status"]  # a fill done before a cancel landed: booked, but the order stays closed
+    else:
+        status = "partially_filled"
     when = rows.ts(fill.ts)
     await db.execute(
         "UPDATE orders SET filled_qty = ?, avg_fill_price = ?, status = ?, updated_at = ? WHERE client_order_id = ?",
@@ -65,6 +71,20 @@ async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
     if cash.rowcount != 1:
         raise FillRefused("the account is not funded: call Ledger.fund first")
     return True
+
+
+async def _check_same(db: aiosqlite.Connection, fill: Fill) -> None:
+    """A redelivered fill must be the same fill: a venue reusing a trade id for another trade would otherwise
+    have that trade silently dropped from the books."""
+    async with db.execute(
+        "SELECT client_order_id, ts, symbol, side, qty, price, commission FROM fills WHERE venue = ? AND trade_id = ?",
+        (fill.venue, fill.trade_id),
+    ) as cur:
+        row = await cur.fetchone()
+    stored = (*row[:1], rows.req_ts(row[1]), *row[2:]) if row is not None else None
+    given = (fill.client_order_id, fill.ts, fill.symbol, fill.side, fill.qty, fill.price, fill.commission)
+    if stored != given:
+        raise FillRefused(f"fill {fill.venue}/{fill.trade_id} was applied before with other terms: {stored} != {given}")
 
 
 async def _move_position(db: aiosqlite.Connection, fill: Fill, when: str) -> None:

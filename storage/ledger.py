@@ -18,6 +18,7 @@ from typing import Any, Self
 import aiosqlite
 
 from storage import _rows as rows
+from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
 from storage._fills import apply_fill
 from storage.db import connect
 from storage.records import (
