@@ -117,8 +117,7 @@ class ControlService:
     # -- on the bus ----------------------------------------------------------------------------------
     async def start(self) -> None:
         self._sub = self.rt.bus.subscribe(topics.CONTROL_ALL)
-        if hasattr(self.rt.bus, "wait_subscribed"):
-            await self.rt.bus.wait_subscribed()
+        await self.rt.bus.wait_subscribed(self._sub)
         self._task = asyncio.create_task(self._serve(self._sub), name="control")
 
     async def stop(self) -> None:

@@ -39,8 +39,7 @@ class KillSwitch:
 
     async def start(self) -> None:
         self._sub = self.rt.bus.subscribe(*topics.KILL_SWITCH_TOPICS)
-        if hasattr(self.rt.bus, "wait_subscribed"):
-            await self.rt.bus.wait_subscribed()
+        await self.rt.bus.wait_subscribed(self._sub)
         self._task = asyncio.create_task(self._listen(self._sub), name="kill-switch")
 
     async def stop(self) -> None:

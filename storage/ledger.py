@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -61,13 +62,22 @@ class Ledger:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; the lock keeps concurrent coroutines from interleaving theirs."""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # Also on cancellation: the BEGIN may already be queued on aiosqlite's thread, and a transaction
+                # left open would make every later write fail. Statements run in order there, so this is safe.
+                await asyncio.shield(self._rollback())
                 raise
-            await self.conn.execute("COMMIT")
+            await asyncio.shield(self.conn.execute("COMMIT"))
+
+    async def _rollback(self) -> None:
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                raise
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, tuple(params)) as cur:

@@ -220,6 +220,9 @@ class Bus(abc.ABC):
         self._on_subscribe(sub)
         return sub
 
+    async def wait_subscribed(self, sub: Subscription | None = None, timeout: float | None = None) -> None:
+        """Wait until the transport has ``sub`` (default: every subscription). In-process: at once."""
+
     @abc.abstractmethod
     def _on_subscribe(self, sub: Subscription) -> None:
         """Backend hook: start delivering to ``sub`` (including matching retained messages)."""

@@ -21,8 +21,9 @@ class MemoryBroker:
     def __init__(self, name: str) -> None:
         self.name = name
         self.clients: list[MemoryBus] = []
-        self.retained: dict[str, Envelope] = {}
-        self._routes: dict[str, list[Subscription]] = {}
+        # keyed by (environment, relative topic): like MQTT's absolute topics agenthedge/<env>/<topic>
+        self.retained: dict[tuple[str, str], Envelope] = {}
+        self._routes: dict[tuple[str, str], list[Subscription]] = {}
 
     @classmethod
     def named(cls, name: str) -> MemoryBroker:
@@ -42,21 +43,24 @@ class MemoryBroker:
     def invalidate(self) -> None:
         self._routes.clear()
 
-    def route(self, topic: str) -> list[Subscription]:
-        subs = self._routes.get(topic)
+    def route(self, env: str, topic: str) -> list[Subscription]:
+        """Subscriptions of clients in ``env`` whose patterns match the relative ``topic`` (cached)."""
+        key = (env, topic)
+        subs = self._routes.get(key)
         if subs is None:
-            subs = [s for c in self.clients for s in c._subs if s.matches(topic)]
-            self._routes[topic] = subs
+            subs = [s for c in self.clients if c.env == env for s in c._subs if s.matches(topic)]
+            self._routes[key] = subs
         return subs
 
-    def deliver(self, topic: str, envelope: Envelope, retain: bool) -> None:
+    def deliver(self, env: str, topic: str, envelope: Envelope, retain: bool) -> None:
         if retain:
-            self.retained[topic] = envelope
+            self.retained[(env, topic)] = envelope
         if topic.startswith("reply/"):
             for client in self.clients:
-                client._resolve_reply(envelope)
+                if client.env == env:
+                    client._resolve_reply(envelope)
         delivery = Delivery(topic, envelope, False)
-        for sub in self.route(topic):
+        for sub in self.route(env, topic):
             sub._put(delivery)
 
 
@@ -97,7 +101,7 @@ class MemoryBus(Bus):
         self.broker.invalidate()
         self._set_status("disconnected")
         if publish_will and self.will is not None:
-            self.broker.deliver(self.will.topic, self.will.envelope, True)
+            self.broker.deliver(self.env, self.will.topic, self.will.envelope, True)
 
     def _require_open(self) -> None:
         if not self._open:
@@ -106,7 +110,7 @@ class MemoryBus(Bus):
     async def publish(self, topic: str, message: Envelope, *, retain: bool = False, qos: int = 1) -> None:
         self._require_open()
         self.stats.published += 1
-        self.broker.deliver(topic, message, retain)
+        self.broker.deliver(self.env, topic, message, retain)
 
     async def publish_raw(self, topic: str, data: bytes, *, retain: bool = False, qos: int = 1) -> None:
         self._require_open()
@@ -116,19 +120,19 @@ class MemoryBus(Bus):
         except RejectedMessage as exc:
             # every client of the broker would have seen and rejected these bytes
             for client in self.broker.clients:
-                if any(s.matches(topic) for s in client._subs):
+                if client.env == self.env and any(s.matches(topic) for s in client._subs):
                     client.reject(topic, exc)
             return
-        self.broker.deliver(topic, envelope, retain)
+        self.broker.deliver(self.env, topic, envelope, retain)
 
     async def clear_retained(self, topic: str) -> None:
         self._require_open()
-        self.broker.retained.pop(topic, None)
+        self.broker.retained.pop((self.env, topic), None)
 
     def _on_subscribe(self, sub: Subscription) -> None:
         self.broker.invalidate()
-        for topic, envelope in list(self.broker.retained.items()):
-            if sub.matches(topic):
+        for (env, topic), envelope in list(self.broker.retained.items()):
+            if env == self.env and sub.matches(topic):
                 sub._put(Delivery(topic, envelope, True))
 
     async def _on_unsubscribe(self, sub: Subscription) -> None:
