@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.agent import AgentRegistry
+from runtime.agent import Agent, AgentRegistry
 from runtime.bus import Bus
 from runtime.clock import Clock
 from runtime.runtime import Runtime
-from runtime.settings import CoreSettings, RuntimeSettings, load
+from runtime.loading import LoadError, load_class
+from runtime.settings import ConfigError, CoreSettings, RuntimeSettings, load
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,14 @@ def load_config(*, home: Path | None = None, bus: str | None = None, env: str | 
 
 
 def build_registry(config: AppConfig) -> AgentRegistry:
-    """The agents this deployment runs."""
-    return AgentRegistry()
+    """The agents this deployment runs, plus any ``RUNTIME_EXTRA_AGENTS``."""
+    registry = AgentRegistry()
+    for spec in config.runtime.extra_agents:
+        try:
+            registry.register(load_class(spec, Agent, setting="RUNTIME_EXTRA_AGENTS")())
+        except LoadError as exc:
+            raise ConfigError(str(exc)) from None
+    return registry
 
 
 def build_runtime(

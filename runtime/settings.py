@@ -84,8 +84,19 @@ class RuntimeSettings(BaseSettings):
     stage_deadline: float = Field(default=10.0, gt=0, description="Seconds a pipeline stage may take")
     safe_state_timeout: float = Field(default=5.0, gt=0, description="Seconds agents get to reach safe state")
     heartbeat_interval: float = Field(default=5.0, gt=0, description="Seconds between agent heartbeats")
+    extra_agents: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="More agents to host, as module:Class (comma-separated)"
+    )
 
-    _split = field_validator("operators", mode="before")(split_csv)
+    _split = field_validator("operators", "extra_agents", mode="before")(split_csv)
+
+    @field_validator("extra_agents")
+    @classmethod
+    def _check_agents(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", spec):
+                raise ValueError(f"{spec!r} is not module:Class")
+        return value
 
     @field_validator("operators")
     @classmethod
