@@ -119,14 +119,15 @@ async def check(ledger: Ledger, model: Model) -> None:
         assert position.last_price == model.last[symbol]
         assert abs(position.avg_cost - model.avg[symbol]) < 1e-6
     # The identity the reconciliation agent checks every tick, against the independent model.
-    assert abs(books.nav - (books.account.cash + sum(p.qty * p.last_price for p in books.positions.values()))) < CENT  # type: ignore[operator]
+    marks = {s: p.last_price if p.last_price is not None else p.avg_cost for s, p in books.positions.items()}
+    assert abs(books.nav - (books.account.cash + sum(p.qty * marks[s] for s, p in books.positions.items()))) < CENT
     assert abs(books.nav - model.nav) < CENT
     # Average cost accounting: NAV - capital = realised + unrealised - commissions (closed positions included).
     async with ledger.conn.execute("SELECT symbol, realised_pnl FROM positions") as cur:
         realised = {r["symbol"]: r["realised_pnl"] for r in await cur.fetchall()}
     for symbol, value in model.realised.items():
         assert abs(realised.get(symbol, 0.0) - value) < CENT
-    unrealised = sum(p.qty * (p.last_price - p.avg_cost) for p in books.positions.values())  # type: ignore[operator]
+    unrealised = sum(p.qty * (marks[s] - p.avg_cost) for s, p in books.positions.items())
     assert abs(books.nav - CAPITAL - (sum(realised.values()) + unrealised - books.account.commissions)) < CENT
     # Every accepted fill is in the ledger exactly once; orders carry their fills.
     async with ledger.conn.execute("SELECT venue, trade_id, COUNT(*) AS n FROM fills GROUP BY venue, trade_id") as cur:
@@ -216,7 +217,9 @@ def test_books_match_the_fills_to_the_cent(steps: list[tuple[Any, ...]]) -> None
     st.lists(st.tuples(qty_st, price_st), min_size=2, max_size=8),
     st.lists(st.tuples(qty_st, price_st), min_size=2, max_size=8),
 )
-def test_long_to_short_flips_keep_the_identity(buys: list[tuple[float, float]], sells: list[tuple[float, float]]) -> None:
+def test_long_to_short_flips_keep_the_identity(
+    buys: list[tuple[float, float]], sells: list[tuple[float, float]]
+) -> None:
     """Buy a block, then sell more than is held (a flip to short) and buy back: every fill twice."""
     steps: list[tuple[Any, ...]] = []
     for qty, price in buys:

@@ -1,0 +1,341 @@
+"""Persistence of the paper venues: one SQLite file (``<home>/paper_broker.sqlite``) the ledger reconciles against.
+
+The paper venue plays an external broker, so its state lives apart from the ledger and survives restarts:
+every order it accepted (the idempotency keys), its working orders, fills (with a per-venue trade counter
+that never reuses an id), positions and the cash its fills moved. Each change is one ``BEGIN IMMEDIATE``
+transaction on a connection opened with the project's pragmas (WAL, ``synchronous=FULL``); the in-memory
+mirror (:class:`VenueBook`) is updated only after the commit, so a failed write leaves both unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import aiosqlite
+
+from agents.execution._broker import BrokerFill, BrokerOrder, VenueOrderState
+from storage.db import connect
+from storage.records import Side
+
+SCHEMA_VERSION = 1
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS venue_state (
+        venue TEXT PRIMARY KEY,
+        next_order INTEGER NOT NULL,
+        next_trade INTEGER NOT NULL,
+        cash_flow REAL NOT NULL,
+        commissions REAL NOT NULL,
+        last_session TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS venue_orders (
+        venue TEXT NOT NULL,
+        client_order_id TEXT NOT NULL,
+        broker_order_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+        qty REAL NOT NULL,
+        limit_price REAL,
+        state TEXT NOT NULL,
+        accepted_at TEXT NOT NULL,
+        accepted_session TEXT,
+        filled_qty REAL NOT NULL DEFAULT 0,
+        commission REAL NOT NULL DEFAULT 0,
+        last_bar TEXT,
+        bars INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (venue, client_order_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS venue_orders_state ON venue_orders (venue, state)",
+    """CREATE TABLE IF NOT EXISTS venue_fills (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        venue TEXT NOT NULL,
+        trade_id TEXT NOT NULL,
+        client_order_id TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        qty REAL NOT NULL CHECK (qty > 0),
+        price REAL NOT NULL CHECK (price > 0),
+        commission REAL NOT NULL,
+        UNIQUE (venue, trade_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS venue_positions (
+        venue TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        qty REAL NOT NULL,
+        PRIMARY KEY (venue, symbol)
+    )""",
+)
+
+
+@dataclass(slots=True)
+class VenueOrder:
+    """A paper venue's order (mutable in memory; replaced as a whole after each committed change)."""
+
+    venue: str
+    client_order_id: str
+    broker_order_id: str
+    seq: int
+    symbol: str
+    side: Side
+    qty: float
+    limit_price: float | None
+    state: VenueOrderState
+    accepted_at: datetime
+    accepted_session: date | None
+    filled_qty: float = 0.0
+    commission: float = 0.0
+    last_bar: date | None = None
+    bars: int = 0
+    reason: str = ""
+
+    def snapshot(self) -> BrokerOrder:
+        return BrokerOrder(
+            self.venue,
+            self.client_order_id,
+            self.broker_order_id,
+            self.symbol,
+            self.side,
+            self.qty,
+            self.filled_qty,
+            self.state,
+            self.limit_price,
+            self.reason,
+        )
+
+
+@dataclass(slots=True)
+class VenueBook:
+    """Everything one paper venue knows, mirrored in memory so a quiet tick costs no SQL."""
+
+    venue: str
+    next_order: int = 1
+    next_trade: int = 1
+    cash_flow: float = 0.0
+    commissions: float = 0.0
+    last_session: date | None = None
+    last_fill_seq: int = 0
+    orders: dict[str, VenueOrder] = field(default_factory=dict)
+    positions: dict[str, float] = field(default_factory=dict)
+
+    def working(self) -> list[VenueOrder]:
+        return sorted((o for o in self.orders.values() if o.state == "working"), key=lambda o: o.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class BarChanges:
+    """One venue's effects of one bar, written in one transaction."""
+
+    orders: list[VenueOrder]
+    fills: list[BrokerFill]
+    positions: dict[str, float]
+    cash_flow: float
+    commissions: float
+    next_trade: int
+    last_session: date | None
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+class PaperStore:
+    """The SQLite file of the paper venues; one connection, one writer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        conn = await connect(self.path, migrate=False)  # the ledger's migrations do not belong in this file
+        try:
+            async with conn.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} has schema {version}, newer than this build ({SCHEMA_VERSION})")
+            await conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"the paper venue store {self.path} is not open")
+        return self._conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            db = self.conn
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    # -- loading -------------------------------------------------------------------------------------
+    async def load(self, venue: str) -> VenueBook:
+        """The venue's book (created empty on first use)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO venue_state (venue, next_order, next_trade, cash_flow, commissions)"
+                " VALUES (?, 1, 1, 0, 0)",
+                (venue,),
+            )
+        state = (await self._all("SELECT * FROM venue_state WHERE venue = ?", (venue,)))[0]
+        book = VenueBook(
+            venue,
+            next_order=state["next_order"],
+            next_trade=state["next_trade"],
+            cash_flow=state["cash_flow"],
+            commissions=state["commissions"],
+            last_session=_day(state["last_session"]),
+        )
+        for r in await self._all("SELECT * FROM venue_orders WHERE venue = ? ORDER BY seq", (venue,)):
+            book.orders[r["client_order_id"]] = VenueOrder(
+                venue=venue,
+                client_order_id=r["client_order_id"],
+                broker_order_id=r["broker_order_id"],
+                seq=r["seq"],
+                symbol=r["symbol"],
+                side=cast(Side, r["side"]),
+                qty=r["qty"],
+                limit_price=r["limit_price"],
+                state=cast(VenueOrderState, r["state"]),
+                accepted_at=datetime.fromisoformat(r["accepted_at"]),
+                accepted_session=_day(r["accepted_session"]),
+                filled_qty=r["filled_qty"],
+                commission=r["commission"],
+                last_bar=_day(r["last_bar"]),
+                bars=r["bars"],
+                reason=r["reason"],
+            )
+        for r in await self._all("SELECT symbol, qty FROM venue_positions WHERE venue = ? AND qty != 0", (venue,)):
+            book.positions[r["symbol"]] = r["qty"]
+        last = await self._all("SELECT MAX(seq) AS seq FROM venue_fills WHERE venue = ?", (venue,))
+        book.last_fill_seq = int(last[0]["seq"] or 0)
+        return book
+
+    # -- writes --------------------------------------------------------------------------------------
+    async def add_order(self, order: VenueOrder, *, next_order: int) -> None:
+        async with self._transaction() as db:
+            await self._write_order(db, order)
+            await db.execute("UPDATE venue_state SET next_order = ? WHERE venue = ?", (next_order, order.venue))
+
+    async def save_order(self, order: VenueOrder) -> None:
+        async with self._transaction() as db:
+            await self._write_order(db, order)
+
+    async def save_session(self, venue: str, session: date) -> None:
+        async with self._transaction() as db:
+            await db.execute("UPDATE venue_state SET last_session = ? WHERE venue = ?", (session.isoformat(), venue))
+
+    async def apply_bar(self, venue: str, changes: BarChanges) -> int:
+        """Write one bar's effects; returns the venue's highest fill sequence number after it."""
+        last_seq = 0
+        async with self._transaction() as db:
+            for order in changes.orders:
+                await self._write_order(db, order)
+            for f in changes.fills:
+                cur = await db.execute(
+                    "INSERT INTO venue_fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price,"
+                    " commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (f.venue, f.trade_id, f.client_order_id, f.ts.isoformat(), f.symbol, f.side, f.qty, f.price,
+                     f.commission),
+                )  # fmt: skip
+                last_seq = int(cur.lastrowid or 0)
+            await db.executemany(
+                "INSERT INTO venue_positions (venue, symbol, qty) VALUES (?, ?, ?)"
+                " ON CONFLICT (venue, symbol) DO UPDATE SET qty = excluded.qty",
+                [(venue, s, q) for s, q in changes.positions.items()],
+            )
+            await db.execute(
+                "UPDATE venue_state SET next_trade = ?, cash_flow = ?, commissions = ?, last_session = ?"
+                " WHERE venue = ?",
+                (
+                    changes.next_trade,
+                    changes.cash_flow,
+                    changes.commissions,
+                    changes.last_session.isoformat() if changes.last_session else None,
+                    venue,
+                ),
+            )
+        return last_seq
+
+    @staticmethod
+    async def _write_order(db: aiosqlite.Connection, o: VenueOrder) -> None:
+        await db.execute(
+            "INSERT INTO venue_orders (venue, client_order_id, broker_order_id, seq, symbol, side, qty, limit_price,"
+            " state, accepted_at, accepted_session, filled_qty, commission, last_bar, bars, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (venue, client_order_id) DO UPDATE SET state = excluded.state,"
+            " filled_qty = excluded.filled_qty, commission = excluded.commission, last_bar = excluded.last_bar,"
+            " bars = excluded.bars, reason = excluded.reason",
+            (
+                o.venue,
+                o.client_order_id,
+                o.broker_order_id,
+                o.seq,
+                o.symbol,
+                o.side,
+                o.qty,
+                o.limit_price,
+                o.state,
+                o.accepted_at.isoformat(),
+                o.accepted_session.isoformat() if o.accepted_session else None,
+                o.filled_qty,
+                o.commission,
+                o.last_bar.isoformat() if o.last_bar else None,
+                o.bars,
+                o.reason,
+            ),
+        )
+
+    # -- reads ---------------------------------------------------------------------------------------
+    async def fills_after(self, venue: str, seq: int) -> list[tuple[int, BrokerFill]]:
+        found = await self._all("SELECT * FROM venue_fills WHERE venue = ? AND seq > ? ORDER BY seq", (venue, seq))
+        return [
+            (
+                r["seq"],
+                BrokerFill(
+                    r["venue"],
+                    r["trade_id"],
+                    r["client_order_id"],
+                    datetime.fromisoformat(r["ts"]),
+                    r["symbol"],
+                    cast(Side, r["side"]),
+                    r["qty"],
+                    r["price"],
+                    r["commission"],
+                ),
+            )
+            for r in found
+        ]
