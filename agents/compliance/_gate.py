@@ -66,3 +66,13 @@ def final_orders(
         if qty > 0:
             out.append((intent, qty))
     return out
+
+
+def final_intents(
+    trade_pack: TradePack | None, risk_verdicts: Verdicts | None, compliance_verdicts: Verdicts | None
+) -> list[OrderIntent]:
+    """:func:`final_orders` as intents whose ``qty`` is the quantity to send (same rules, same failures)."""
+    return [
+        intent if qty == intent.qty else intent.model_copy(update={"qty": qty})
+        for intent, qty in final_orders(trade_pack, risk_verdicts, compliance_verdicts)
+    ]

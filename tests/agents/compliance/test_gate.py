@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.compliance import ComplianceGateError, final_orders
+from agents.compliance import ComplianceGateError, final_intents, final_orders
 from agents.types import TradePack, Verdict, Verdicts
 from tests.agents.risk.helpers import intent
 
@@ -109,3 +109,12 @@ def test_every_order_was_approved_by_both_and_sized_by_both(cases: list[tuple[tu
         assert ca
         assert 0 < qty <= min(rq, cq, item.qty)
     assert [i.priority for i, _ in orders] == sorted(i.priority for i, _ in orders)
+
+
+def test_final_intents_carry_the_quantity_to_send() -> None:
+    (only,) = final_intents(PACK, risk(ok("a", "AAPL", 30)), comp(ok("a", "AAPL", 100)))
+    assert only.id == "a"
+    assert only.qty == 30
+    assert A.qty == 100  # the pack's intent is untouched (frozen)
+    with pytest.raises(ComplianceGateError):
+        final_intents(PACK, risk(ok("a", "AAPL", 30)), comp())
