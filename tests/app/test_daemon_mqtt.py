@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,7 +79,7 @@ def mosquitto_pub(broker: Mosquitto, topic: str, payload: bytes) -> None:
     )
 
 
-def ledger_rows(home: Path, sql: str) -> list[tuple[object, ...]]:
+def ledger_rows(home: Path, sql: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(f"file:{home / 'ledger.sqlite'}?mode=ro", uri=True)
     try:
         return list(conn.execute(sql).fetchall())
