@@ -7,7 +7,8 @@ channel, and a channel's trouble stays in that channel's queue.
 A channel that gives up on a notification is reported: a log line, ``alert_channel_failures_total{channel}``,
 and an ``alert_channel_failed`` alert sent on the *other* channels (through ``raise_alert``, i.e. the
 runtime's own alert path, so it is audited and seen by the cockpit). A failure to deliver that alert is
-logged and counted but never reported again, and folding keeps one report per channel per window: no storm.
+logged and counted but never reported again, and a channel is reported at most once per folding window:
+no storm, whatever the number of failures.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Notifier:
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._handling = False
+        self._reported: dict[str, datetime] = {}
         self.started = False
 
     @classmethod
@@ -252,6 +254,11 @@ class Notifier:
         log.error("alert channel %s could not deliver %s %s: %s", channel, note.action, note.alert.id, error)
         if note.action == CHANNEL_FAILED:
             return  # a report about a failing channel is never itself reported: no recursion
+        now = self.clock.now()
+        last = self._reported.get(channel)
+        if last is not None and now - last < self.settings.dedupe_window:
+            return  # reported already within the window: the metric and the log carry the rest
+        self._reported[channel] = now
         message = f"alert channel {channel} is failing: its notifications are not delivered"
         details = {
             "channel": channel,
@@ -271,7 +278,7 @@ class Notifier:
             severity="error",
             message=message,
             source=ACTOR,
-            ts=self.clock.now(),
+            ts=now,
             details=details,
         )
         await self.notify(alert)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -44,6 +46,7 @@ class HttpReceiver:
     status: int = 200
     hang: bool = False
     requests: list[Received] = field(default_factory=list)
+    responded: int = 0
     entered: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -59,11 +62,15 @@ class HttpReceiver:
                 receiver.entered.set()
                 if receiver.hang:
                     receiver.release.wait(30)
-                self.send_response(receiver.status)
                 payload = b"ok" if receiver.status < 300 else b"no"
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(receiver.status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up waiting (a timed-out alert channel)
+                receiver.responded += 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -160,3 +167,13 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+async def eventually(predicate: Callable[[], bool], *, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Wait for work that runs in threads (audit fsyncs, HTTP and SMTP servers) to show its effect."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g}s")
+        await asyncio.sleep(0.005)
