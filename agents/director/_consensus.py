@@ -62,6 +62,7 @@ def build_consensus(
     ignored: dict[str, str] = {}
     views: dict[str, dict[str, Proposal]] = {}
     avoid_cache: dict[str, tuple[bool, set[str]]] = {}
+    floor = settings.min_confidence
     for p in proposals:
         avoid = avoid_cache.get(p.plugin)
         if avoid is None:
@@ -69,39 +70,53 @@ def build_consensus(
         if avoid[0] or p.symbol in avoid[1]:
             ignored[p.plugin] = "avoided by the director (data-quality issue)"
             continue
-        if p.confidence < settings.min_confidence or p.confidence <= 0:
+        if p.confidence < floor or p.confidence <= 0:
             continue
-        views.setdefault(p.symbol, {}).setdefault(p.plugin, p)
-    active = sorted({plugin for by_plugin in views.values() for plugin in by_plugin})
+        by_plugin = views.get(p.symbol)
+        if by_plugin is None:
+            by_plugin = views[p.symbol] = {}
+        by_plugin.setdefault(p.plugin, p)
+    members: set[str] = set()
+    for by_plugin in views.values():
+        members.update(by_plugin)
+    active = sorted(members)
     quorum = min(settings.quorum, len(active)) if settings.quorum_of_active else settings.quorum
     quorum = max(quorum, 1)
     active_weight = sum(weights.get(p, 0.0) for p in active)
+    threshold = settings.weight_threshold
     table: dict[str, Consensus] = {}
     for symbol in sorted(views):
         by_plugin = views[symbol]
         names = sorted(by_plugin)
-        total_w = sum(weights.get(p, 0.0) for p in names)
+        total_w = weighted = conf = 0.0
+        votes: dict[str, float] = {}
+        raw: dict[str, float] = {}
+        for name in names:
+            p = by_plugin[name]
+            w = weights.get(name, 0.0)
+            total_w += w
+            votes[name] = w * p.score
+            raw[name] = w * p.score * p.confidence
+            weighted += raw[name]
+            conf += w * p.confidence
         if total_w <= 0:
             table[symbol] = Consensus(symbol, 0.0, 0.0, len(names), 0.0, False, reason="its plug-ins weigh nothing")
             continue
-        contributions = {p: weights.get(p, 0.0) * by_plugin[p].score * by_plugin[p].confidence / total_w for p in names}
-        consensus = max(-1.0, min(1.0, sum(contributions.values())))
-        confidence = sum(weights.get(p, 0.0) * by_plugin[p].confidence for p in names) / total_w
         share = total_w / active_weight if active_weight > 0 else 0.0
         reason = ""
         if len(names) < quorum:
             reason = f"quorum not met: {len(names)} of {quorum} plug-ins have a view ({', '.join(names)})"
-        elif share + 1e-12 < settings.weight_threshold:
-            reason = f"weight threshold not met: {share:.0%} of the council's weight < {settings.weight_threshold:.0%}"
+        elif share + 1e-12 < threshold:
+            reason = f"weight threshold not met: {share:.0%} of the council's weight < {threshold:.0%}"
         table[symbol] = Consensus(
             symbol=symbol,
-            consensus=consensus,
-            confidence=confidence,
+            consensus=max(-1.0, min(1.0, weighted / total_w)),
+            confidence=conf / total_w,
             views=len(names),
             weight_share=share,
             quorum=not reason,
-            votes={p: weights.get(p, 0.0) * by_plugin[p].score for p in names},
-            contributions=contributions,
+            votes=votes,
+            contributions={k: v / total_w for k, v in raw.items()},
             reason=reason,
         )
     return Council(table, active, quorum, ignored)

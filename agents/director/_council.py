@@ -10,7 +10,7 @@ from agents.director._sizing import Holdings, plan_trades
 from agents.director._store import load_tracker
 from agents.director._tracker import PerformanceTracker
 from agents.market import MarketView
-from agents.quant import daily_vol, default_directive, window
+from agents.quant import daily_vol, default_directive, view_prices, window
 from agents.types import DIRECTIVE, MARKET, PROPOSALS, TRADE_PACK, Directive, Proposal, TradePack
 from runtime import topics
 from runtime.agent import Agent, AgentHealth, Stage, Tick
@@ -59,7 +59,7 @@ class StrategyCouncilAgent(Agent):
         members = sorted(set(self.plugins) | {p.plugin for p in proposals})
         weights = self.tracker.weights_for(members)
         council = build_consensus(proposals, weights, directive, self.settings)
-        prices = view.prices()
+        prices = view_prices(view)
         holdings = Holdings.from_books(await ctx.ledger.books(), await ctx.ledger.open_orders(), prices)
         vols = self._vols(view, sorted(council.table)) if not self.settings.pass_through else {}
         pack = plan_trades(
@@ -76,7 +76,7 @@ class StrategyCouncilAgent(Agent):
         self.last, self.last_council = pack, council
         tick.put(TRADE_PACK, pack)
         await ctx.publish(topics.QUANT_PROPOSAL, TRADE_PACK_TYPE, pack, tick_id=tick.id)
-        if pack.intents:
+        if pack.intents and self.settings.audit_trade_packs:
             await ctx.record(
                 "council.trade_pack",
                 {

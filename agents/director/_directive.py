@@ -20,7 +20,7 @@ import numpy as np
 
 from agents.director._settings import DirectorSettings
 from agents.market import MarketView
-from agents.quant import MacroRegime, log_returns, window
+from agents.quant import MacroRegime, log_returns, view_prices, window
 from agents.types import Directive, MarketSnapshot
 
 TRADING_DAYS = 252
@@ -95,7 +95,7 @@ def build_directive(
     macro: MacroRegime | None = None,
 ) -> Directive:
     """The directive for ``view.as_of``. Pure: the agent gathers the inputs."""
-    tradeable = view.symbols
+    tradeable = list(view_prices(view))
     wanted = [s for s in settings.universe if s in set(tradeable)] if settings.universe else tradeable
     blocked = excluded_symbols(snapshot)
     universe = [s for s in wanted if s not in blocked]

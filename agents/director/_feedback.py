@@ -14,6 +14,7 @@ from agents.director._settings import CouncilSettings
 from agents.director._store import load_tracker, save_tracker
 from agents.director._tracker import PerformanceTracker
 from agents.market import MarketView
+from agents.quant import view_prices
 from agents.types import (
     COMPLIANCE_VERDICTS,
     EXECUTION_REPORT,
@@ -73,7 +74,7 @@ class FeedbackAgent(Agent):
             view.as_of,
             plugins=members,
             proposals=proposals,
-            prices=view.prices(),
+            prices=view_prices(view),
             pack=pack,
             risk=tick.get(RISK_VERDICTS, Verdicts),
             compliance=tick.get(COMPLIANCE_VERDICTS, Verdicts),

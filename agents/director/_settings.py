@@ -106,6 +106,10 @@ class CouncilSettings(BaseSettings):
     compliance_penalty: float = Field(default=0.25, ge=0, le=1, description="Penalty per intent vetoed by compliance")
     penalty_decay: float = Field(default=0.9, ge=0, le=1, description="Penalties are multiplied by this each tick")
     max_penalty: float = Field(default=0.9, ge=0, lt=1, description="Largest penalty (share of weight removed)")
+    audit_trade_packs: bool = Field(
+        default=True,
+        description="Write each trade pack with intents to the audit log (an fsync'd line: turn off in backtests)",
+    )
     persist_every: int = Field(
         default=1, ge=1, description="Save the tracker every N ticks (and on stop); 1 = every tick"
     )

@@ -28,8 +28,8 @@ from agents.director._settings import CouncilSettings
 from agents.types import ExecutionReport, Feedback, Proposal, TradePack, Verdicts
 
 VERSION = 1
-_MAX_INTENTS = 2000
-_MAX_FILLS = 2000
+_INTENT_SESSIONS = 3  # fills of an intent arrive within a few sessions (next open at the latest)
+_MAX_FILLS = 500
 
 
 @dataclass
@@ -75,7 +75,7 @@ class PerformanceTracker:
         self.stats: dict[str, PluginStats] = {}
         self.session: date | None = None
         self.pending: dict[str, Any] = {}
-        self.intents: OrderedDict[str, dict[str, float]] = OrderedDict()
+        self.intents: dict[str, dict[str, dict[str, float]]] = {}  # session -> intent id -> supporter shares
         self.books: dict[str, AttributedPosition] = {}
         self.seen_fills: OrderedDict[str, None] = OrderedDict()
         self.unattributed_pnl = 0.0
@@ -155,7 +155,7 @@ class PerformanceTracker:
             self._observe_confidence(proposals)
         self._store_pending(session, proposals, prices)
         if pack is not None:
-            self._remember_intents(pack)
+            self._remember_intents(session, pack)
             self._penalise(pack, risk, compliance, effects)
         if report is not None:
             self._attribute(report, nav, effects)
@@ -222,12 +222,21 @@ class PerformanceTracker:
             "calls": {k: dict(sorted(v.items())) for k, v in sorted(calls.items())},
         }
 
-    def _remember_intents(self, pack: TradePack) -> None:
-        for intent in pack.intents:
-            self.intents[intent.id] = supporter_shares(intent)
-            self.intents.move_to_end(intent.id)
-        while len(self.intents) > _MAX_INTENTS:
-            self.intents.popitem(last=False)
+    def _remember_intents(self, session: date, pack: TradePack) -> None:
+        if pack.intents:
+            day = self.intents.setdefault(session.isoformat(), {})
+            for intent in pack.intents:
+                day[intent.id] = supporter_shares(intent)
+        for old in sorted(self.intents)[:-_INTENT_SESSIONS]:
+            del self.intents[old]
+
+    def shares_of(self, intent_id: str | None) -> dict[str, float]:
+        """The supporter shares of a recent intent (empty when unknown or too old)."""
+        for day in self.intents.values():
+            found = day.get(intent_id or "")
+            if found is not None:
+                return found
+        return {}
 
     def _penalise(
         self, pack: TradePack, risk: Verdicts | None, compliance: Verdicts | None, effects: TickEffects
@@ -236,7 +245,7 @@ class PerformanceTracker:
         by_risk = risk.by_intent() if risk else {}
         by_comp = compliance.by_intent() if compliance else {}
         for intent in pack.intents:
-            shares = self.intents.get(intent.id) or {}
+            shares = self.shares_of(intent.id)
             amount = 0.0
             why: list[str] = []
             c = by_comp.get(intent.id)
@@ -267,7 +276,7 @@ class PerformanceTracker:
             self.seen_fills[key] = None
             while len(self.seen_fills) > _MAX_FILLS:
                 self.seen_fills.popitem(last=False)
-            shares = self.intents.get(fill.intent_id or "", {})
+            shares = self.shares_of(fill.intent_id)
             book = self.books.setdefault(fill.symbol, AttributedPosition())
             pnl, unattributed = attribute_fill(book, fill, shares)
             if book.qty == 0:
@@ -315,7 +324,7 @@ class PerformanceTracker:
             "updates": self.updates,
             "plugins": {p: asdict(st) for p, st in sorted(self.stats.items())},
             "pending": self.pending,
-            "intents": [[k, v] for k, v in self.intents.items()],
+            "intents": self.intents,
             "books": {s: b.to_json() for s, b in sorted(self.books.items())},
             "seen_fills": list(self.seen_fills),
             "unattributed_pnl": self.unattributed_pnl,
@@ -330,7 +339,7 @@ class PerformanceTracker:
         self.updates = int(doc.get("updates", 0))
         self.stats = {p: PluginStats(**st) for p, st in doc.get("plugins", {}).items()}
         self.pending = dict(doc.get("pending") or {})
-        self.intents = OrderedDict((k, dict(v)) for k, v in doc.get("intents", []))
+        self.intents = {day: dict(found) for day, found in doc.get("intents", {}).items()}
         self.books = {s: AttributedPosition.from_json(b) for s, b in doc.get("books", {}).items()}
         self.seen_fills = OrderedDict((k, None) for k in doc.get("seen_fills", []))
         self.unattributed_pnl = float(doc.get("unattributed_pnl", 0.0))

@@ -22,7 +22,7 @@ from agents.quant._macro import (
     macro_regime,
 )
 from agents.quant._panel import Window, daily_vol, log_returns, window
-from agents.quant._plugin import Plugin, default_directive, proposal, universe
+from agents.quant._plugin import Plugin, default_directive, proposal, universe, view_prices
 from agents.quant._registry import (
     BUILTINS,
     ENTRY_POINT_GROUP,
@@ -74,6 +74,7 @@ __all__ = [
     "sma",
     "sma_cross",
     "universe",
+    "view_prices",
     "window",
     "zscore",
 ]

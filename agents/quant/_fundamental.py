@@ -16,31 +16,18 @@ from __future__ import annotations
 
 import bisect
 import math
-import statistics
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
+
+import numpy as np
 
 from agents.data import Fundamentals
 from agents.market import MarketData, MarketView
-from agents.quant._plugin import proposal, universe
+from agents.quant._panel import F64
+from agents.quant._plugin import proposal, universe, view_prices
 from agents.quant._settings import QuantSettings
 from agents.types import Directive, Proposal
 
 GRAHAM_BASE_YIELD = 4.4
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    symbol: str
-    sector: str
-    price: float
-    f: Fundamentals
-
-    @property
-    def pe(self) -> float | None:
-        eps = self.f.eps
-        return self.price / eps if eps is not None and eps > 0 else None
 
 
 def graham_value(eps: float, growth: float | None, bond_yield: float | None) -> float | None:
@@ -73,80 +60,86 @@ class FundamentalPlugin:
         return snaps[i] if i >= 0 else None
 
     def propose(self, view: MarketView, directive: Directive) -> list[Proposal]:
-        prices = view.prices()
-        rows: list[_Row] = []
+        px = view_prices(view)
+        symbols: list[str] = []
+        snaps: list[Fundamentals] = []
         for symbol in universe(view, directive):
             f = self._snapshot(view.data, symbol, view)
-            if f is None or (view.as_of - f.asof).days > self.s.fundamental_stale_days:
-                continue
-            rows.append(_Row(symbol, f.sector or view.sector(symbol), prices[symbol], f))
-        if not rows:
+            if f is not None and (view.as_of - f.asof).days <= self.s.fundamental_stale_days:
+                symbols.append(symbol)
+                snaps.append(f)
+        if not symbols:
             return []
+        nan = math.nan
+        price = np.array([px[s] for s in symbols])
+        eps = np.array([nan if f.eps is None else f.eps for f in snaps])
+        growth = np.array([nan if f.revenue_growth is None else f.revenue_growth for f in snaps])
+        margin = np.array([nan if f.net_margin is None else f.net_margin for f in snaps])
+        age = np.array([(view.as_of - f.asof).days for f in snaps], dtype=np.float64)
+        sectors = [f.sector or view.sector(s) for s, f in zip(symbols, snaps, strict=True)]
         rates = view.macro("rates", 1)
-        bond_yield = rates[-1].value if rates else None
-        peer_pe = self._peer_medians(rows, lambda r: r.pe, self.s.fundamental_market_pe)
-        peer_margin = self._peer_medians(rows, lambda r: r.f.net_margin, None)
-        return [self._score(r, peer_pe.get(r.sector), peer_margin.get(r.sector), bond_yield, view) for r in rows]
+        bond_yield = min(max(rates[-1].value, 3.0), 10.0) if rates else GRAHAM_BASE_YIELD
 
-    @staticmethod
-    def _peer_medians(
-        rows: list[_Row], metric: Callable[[_Row], float | None], fallback: float | None
-    ) -> dict[str, float]:
-        """Median of ``metric`` per sector (two peers or more), else over everyone, else ``fallback``."""
-        values: dict[str, list[float]] = {}
-        everyone: list[float] = []
-        for r in rows:
-            v = metric(r)
-            if v is not None and math.isfinite(v):
-                values.setdefault(r.sector, []).append(float(v))
-                everyone.append(float(v))
-        overall = statistics.median(everyone) if len(everyone) >= 2 else fallback
-        out: dict[str, float] = {}
-        for r in rows:
-            vs = values.get(r.sector, [])
-            med = statistics.median(vs) if len(vs) >= 2 else overall
-            if med is not None:
-                out[r.sector] = med
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pe = np.where(eps > 0, price / eps, nan)
+            peer_pe = _peer_median(pe, sectors, self.s.fundamental_market_pe)
+            rel = np.log(peer_pe / pe)
+            g = np.clip(np.nan_to_num(growth) * 100.0, 0.0, 15.0)
+            value = np.where(eps > 0, eps * (8.5 + 2.0 * g) * GRAHAM_BASE_YIELD / bond_yield, nan)
+            mos = 1.0 - price / value
+            peer_margin = _peer_median(margin, sectors, nan)
+            q_margin = np.tanh((margin - peer_margin) / 0.1)
+            q_growth = np.tanh(growth / 0.1)
+            q_n = np.isfinite(q_margin).astype(float) + np.isfinite(q_growth)
+            quality = np.where(q_n > 0, (np.nan_to_num(q_margin) + np.nan_to_num(q_growth)) / q_n, nan)
+            parts = [(0.4, np.tanh(2.0 * rel)), (0.4, np.tanh(1.5 * np.log(value / price))), (0.2, quality)]
+            total = sum(np.where(np.isfinite(c), w, 0.0) for w, c in parts)
+            score = np.where(total > 0, sum(np.nan_to_num(c) * w for w, c in parts) / total, 0.0)
+        span = self.s.fundamental_stale_days - 120 + 1
+        freshness = np.where(age <= 120, 1.0, np.maximum(0.2, 1.0 - (age - 120) / span))
+        confidence = np.minimum(total, 1.0) * freshness
+
+        cols = np.stack([pe, peer_pe, rel, value, mos, quality, score, confidence, margin, growth, age, eps]).tolist()
+        pe_, ppe, rel_, val, mos_, q, sc, cf, mg, gr, ag, ep = cols
+        out = []
+        for j, symbol in enumerate(symbols):
+            why = []
+            if math.isfinite(pe_[j]):
+                why.append(f"P/E {pe_[j]:.1f} vs sector {ppe[j]:.1f}")
+            elif math.isfinite(ep[j]) and ep[j] <= 0:
+                why.append("no earnings (no P/E)")
+            if math.isfinite(val[j]):
+                why.append(f"margin of safety {mos_[j]:+.0%} (Graham value {val[j]:.2f})")
+            if math.isfinite(q[j]):
+                why.append(f"quality {q[j]:+.2f}")
+            text = "; ".join(why) or "no usable fundamentals"
+            signals = {
+                "pe": pe_[j],
+                "peer_pe": ppe[j],
+                "relative_value": rel_[j],
+                "intrinsic_value": val[j],
+                "margin_of_safety": mos_[j],
+                "quality": q[j],
+                "net_margin": mg[j],
+                "revenue_growth": gr[j],
+                "age_days": ag[j],
+            }
+            out.append(proposal(self.name, symbol, sc[j], cf[j], f"{text} -> {sc[j]:+.2f}", signals))
         return out
 
-    def _score(
-        self, r: _Row, peer_pe: float | None, peer_margin: float | None, bond_yield: float | None, view: MarketView
-    ) -> Proposal:
-        f = r.f
-        signals: dict[str, float] = {}
-        parts: list[tuple[float, float]] = []  # (weight, component)
-        why: list[str] = []
-        pe = r.pe
-        if pe is not None and peer_pe:
-            rel = math.log(peer_pe / pe)
-            signals.update(pe=pe, peer_pe=peer_pe, relative_value=rel)
-            parts.append((0.4, math.tanh(2.0 * rel)))
-            why.append(f"P/E {pe:.1f} vs sector {peer_pe:.1f}")
-        elif f.eps is not None and f.eps <= 0:
-            why.append("no earnings (no P/E)")
-        value = graham_value(f.eps, f.revenue_growth, bond_yield) if f.eps is not None else None
-        if value is not None:
-            mos = 1.0 - r.price / value
-            signals.update(intrinsic_value=value, margin_of_safety=mos)
-            parts.append((0.4, math.tanh(1.5 * math.log(value / r.price))))
-            why.append(f"margin of safety {mos:+.0%} (Graham value {value:.2f})")
-        quality = []
-        if f.net_margin is not None and peer_margin is not None:
-            quality.append(math.tanh((f.net_margin - peer_margin) / 0.1))
-            signals["net_margin"] = f.net_margin
-        if f.revenue_growth is not None:
-            quality.append(math.tanh(f.revenue_growth / 0.1))
-            signals["revenue_growth"] = f.revenue_growth
-        if quality:
-            q = sum(quality) / len(quality)
-            signals["quality"] = q
-            parts.append((0.2, q))
-            why.append(f"quality {q:+.2f}")
-        total = sum(w for w, _ in parts)
-        score = sum(w * c for w, c in parts) / total if total else 0.0
-        age = (view.as_of - f.asof).days
-        freshness = 1.0 if age <= 120 else max(0.2, 1.0 - (age - 120) / (self.s.fundamental_stale_days - 120 + 1))
-        confidence = min(total, 1.0) * freshness
-        signals["age_days"] = float(age)
-        text = "; ".join(why) or "no usable fundamentals"
-        return proposal(self.name, r.symbol, score, confidence, f"{text} -> {score:+.2f}", signals)
+
+def _peer_median(values: F64, sectors: list[str], fallback: float) -> F64:
+    """Each entry's sector median of the finite ``values`` (two peers or more), else everyone's median (two
+    or more), else ``fallback``."""
+    finite = np.isfinite(values)
+    overall = float(np.median(values[finite])) if finite.sum() >= 2 else fallback
+    out = np.full(values.shape, overall)
+    groups: dict[str, list[int]] = {}
+    for i, sector in enumerate(sectors):
+        groups.setdefault(sector, []).append(i)
+    for idx in groups.values():
+        members = np.array(idx)
+        peers = values[members][finite[members]]
+        if peers.size >= 2:
+            out[members] = float(np.median(peers))
+    return out

@@ -51,6 +51,8 @@ def window(view: MarketView, symbols: Sequence[str], n: int, field: str = "close
     raw = view.data.panel[field][start : view.row + 1][:, cols]
     rows = raw.shape[0]
     present = ~np.isnan(raw)
+    if present.all():  # the common case: nothing to fill
+        return Window(known, raw, np.full(k, rows, dtype=np.int64))
     # forward fill: index of the last present row at or above each row
     idx = np.where(present, np.arange(rows)[:, None], -1)
     np.maximum.accumulate(idx, axis=0, out=idx)

@@ -9,6 +9,7 @@ user plug-in gets them for free.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Protocol, runtime_checkable
 
 from agents.market import MarketView
@@ -26,15 +27,27 @@ class Plugin(Protocol):
         ...
 
 
+_PRICES: weakref.WeakKeyDictionary[MarketView, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+def view_prices(view: MarketView) -> dict[str, float]:
+    """``view.prices()``, computed once per view: every agent of a tick asks, and a view never changes.
+    The dict is shared: read it, never change it."""
+    found = _PRICES.get(view)
+    if found is None:
+        found = _PRICES[view] = view.prices()
+    return found
+
+
 def universe(view: MarketView, directive: Directive) -> list[str]:
     """The directive's symbols that trade on the view's session, in the directive's order."""
-    tradeable = set(view.symbols)
+    tradeable = view_prices(view)
     return [s for s in directive.universe if s in tradeable]
 
 
 def default_directive(view: MarketView) -> Directive:
     """What a plug-in assumes when no director ran: every tradeable symbol, full budget, nothing avoided."""
-    symbols = view.symbols
+    symbols = list(view_prices(view))
     return Directive(as_of=view.as_of, universe=symbols, gross_target=1.0, max_names=len(symbols))
 
 
@@ -55,12 +68,12 @@ def proposal(
     plugin: str, symbol: str, score: float, confidence: float, rationale: str, signals: dict[str, float]
 ) -> Proposal:
     """A :class:`Proposal` with score and confidence clipped into range and non-finite signals dropped."""
-    clean = {k: round(v, 6) for k, v in signals.items() if math.isfinite(v)}
+    clean = {k: v for k, v in signals.items() if math.isfinite(v)}
     return Proposal(
         plugin=plugin,
         symbol=symbol,
-        score=round(clip_unit(score), 6),
-        confidence=round(clip01(confidence), 6),
+        score=clip_unit(score),
+        confidence=clip01(confidence),
         rationale=rationale,
         signals=clean,
     )

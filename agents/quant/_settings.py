@@ -44,7 +44,7 @@ class QuantSettings(BaseSettings):
         default=400, ge=1, description="Fundamentals older than this many days give no view"
     )
     fundamental_market_pe: float = Field(
-        default=18.0, gt=0, description="P/E used as the peer median when a sector has fewer than two peers"
+        default=18.0, gt=0, description="Peer P/E when neither the sector nor the universe has two P/Es"
     )
 
     sentiment_lookback_days: int = Field(default=5, ge=1, description="Days of headlines scored")
