@@ -13,7 +13,7 @@ from ops.scheduler.plan import JOB_NAMES, Anchor, JobKind, JobSpec, PlannedRun, 
 from ops.scheduler.preflight import GateCheck, GateResult, PreflightGate
 from ops.scheduler.runner import JobRunner, SchedulerStats
 from ops.scheduler.runs import JobResult, RunRecord
-from ops.scheduler.service import Scheduler, attach_scheduler
+from ops.scheduler.service import Scheduler, attach_scheduler, job_specs
 from ops.scheduler.settings import SchedulerSettings
 from ops.scheduler.simulate import drive
 from ops.scheduler.target import InProcessTarget, JobTarget, RemoteTarget, TargetError
@@ -55,6 +55,7 @@ __all__ = [
     "default_jobs",
     "default_limits",
     "drive",
+    "job_specs",
     "plan_days",
     "plan_sessions",
     "provider_ingest",

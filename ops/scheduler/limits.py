@@ -108,6 +108,8 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[LimitChange]:
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and not value and not prefix:
+        return {}
     if isinstance(value, Mapping) and value:
         out: dict[str, Any] = {}
         for key, item in value.items():

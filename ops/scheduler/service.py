@@ -42,6 +42,15 @@ PLANNER_ID = "planner"
 CALENDAR_LOOKAHEAD = timedelta(days=30)
 
 
+def job_specs(settings: SchedulerSettings) -> list[JobSpec]:
+    """The runbook's jobs with this deployment's maintenance times."""
+    return default_jobs(
+        archive_at=time(*settings.parse_time(settings.archive_time)),
+        rotate_at=time(*settings.parse_time(settings.rotate_time)),
+        rotate_weekday=settings.rotate_weekday,
+    )
+
+
 class Scheduler:
     """Plans and runs the runbook's jobs against a :class:`~ops.scheduler.target.JobTarget`."""
 
@@ -61,11 +70,7 @@ class Scheduler:
         self.settings = settings
         self.tz = settings.tz
         self.calendar = calendar or TradingCalendar(settings.calendar)
-        self.jobs: list[JobSpec] = default_jobs(
-            archive_at=time(*settings.parse_time(settings.archive_time)),
-            rotate_at=time(*settings.parse_time(settings.rotate_time)),
-            rotate_weekday=settings.rotate_weekday,
-        )
+        self.jobs: list[JobSpec] = job_specs(settings)
         self.stats = SchedulerStats()
         self.gate = PreflightGate(target, self.calendar, providers=providers, limits=limits)
         self.sop = HealthSop(
