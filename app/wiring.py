@@ -8,8 +8,8 @@ from pathlib import Path
 from runtime.agent import Agent, AgentRegistry
 from runtime.bus import Bus
 from runtime.clock import Clock
-from runtime.runtime import Runtime
 from runtime.loading import LoadError, load_class
+from runtime.runtime import Runtime
 from runtime.settings import ConfigError, CoreSettings, RuntimeSettings, load
 
 
