@@ -290,6 +290,7 @@ async def test_a_halt_during_a_tick_stops_it_before_execution(tmp_path: Path, bu
 
 async def test_stages_run_in_the_runbook_order(tmp_path: Path, bus_url: str) -> None:
     order: list[str] = []
+
     def hook_for(stage: Stage) -> Callable[[Tick], None]:
         return lambda tick: order.append(stage.value)
 
