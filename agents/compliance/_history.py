@@ -21,7 +21,7 @@ VETOES_KEY = "vetoes"
 class LastFills:
     """The last fill per symbol, refreshed from the ledger with as few rows as it takes."""
 
-    def __init__(self, batch: int = 200) -> None:
+    def __init__(self, batch: int = 64) -> None:
         self.batch = batch
         self.last: dict[str, LastFill] = {}
         self.watermark: datetime | None = None

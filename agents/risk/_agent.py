@@ -88,7 +88,7 @@ class RiskAgent(Agent):
         if intents:
             await ctx.record("risk.verdicts", _audit(intents, result, report), tick.id)
         await self._reject_alert(intents, result, tick)
-        found = usages(result, report, s, gross_cap)
+        found = usages(result, report, s, gross_cap, floor=0.5)
         await self._limit_alerts(found, session, tick)
         await self.latches.save(ctx.ledger, tick.ts)
         self.snapshot = _snapshot(report, result, found, gross_cap, stopped)
@@ -170,8 +170,12 @@ class RiskAgent(Agent):
         return [h.symbol for h in hits]
 
     async def _save_constraints(self, constraints: RiskConstraints, tick: Tick) -> None:
-        if constraints == self.constraints:
-            return
+        unchanged = (constraints.stop_loss, constraints.gross_cap) == (
+            self.constraints.stop_loss,
+            self.constraints.gross_cap,
+        )
+        if unchanged and self.constraints.session is not None:
+            return  # written only when they change: one kv write per change, not per tick
         self.constraints = constraints
         await self.context.ledger.put_json(NAMESPACE, CONSTRAINTS_KEY, constraints.to_json(), ts=tick.ts)
 

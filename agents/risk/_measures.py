@@ -66,17 +66,81 @@ class VarModel:
 
     def var(self, values: F64) -> float:
         """The 1-day VaR (a positive loss) of the book whose position values are ``values``."""
-        x = values[self.modelled]
-        if self.method == "historical":
-            pnl = self.returns @ x
-            core = -float(np.quantile(pnl, 1.0 - self.confidence))
-        elif self.method == "parametric":
-            assert self.cov is not None
-            core = self.z * float(np.sqrt(max(float(x @ self.cov @ x), 0.0)))
+        return VarTracker(self, values).var
+
+
+def lower_quantile(pnl: F64, alpha: float) -> float:
+    """``np.quantile(pnl, alpha)`` (linear interpolation) through a partial sort: about 20x faster."""
+    n = pnl.shape[0]
+    h = (n - 1) * alpha
+    lo = int(h)
+    if lo + 1 >= n:
+        return float(np.partition(pnl, lo)[lo])
+    part = np.partition(pnl, (lo, lo + 1))
+    return float(part[lo] + (h - lo) * (part[lo + 1] - part[lo]))
+
+
+class VarTracker:
+    """The VaR of a book that changes one position at a time, each change O(rows) instead of a full revaluation.
+
+    Historical: keeps the book's P&L on each past day. Parametric: keeps ``cov @ x`` and ``x' cov x``.
+    """
+
+    def __init__(self, model: VarModel, values: F64) -> None:
+        self.m = model
+        self.z = model.z
+        self.values = values.astype(np.float64, copy=True)
+        self.col = np.full(values.shape[0], -1, dtype=np.intp)
+        self.col[model.modelled] = np.arange(model.modelled.size)
+        x = self.values[model.modelled]
+        self.pnl = model.returns @ x if model.method == "historical" else np.empty(0)
+        self.sx = model.cov @ x if model.cov is not None else np.empty(0)
+        self.quad = float(x @ self.sx) if model.cov is not None else 0.0
+        self.absx = float(np.abs(x).sum())
+        self.addon = self.z * model.default_vol * float(np.abs(self.values[model.unmodelled]).sum())
+        self._var: float | None = None
+
+    @property
+    def var(self) -> float:
+        """The VaR of the book now (computed when asked: most changes never need it)."""
+        if self._var is None:
+            self._var = self._core(self.pnl, self.quad, self.absx) + self.addon
+        return self._var
+
+    def _core(self, pnl: F64, quad: float, absx: float) -> float:
+        if self.m.method == "historical":
+            core = -lower_quantile(pnl, 1.0 - self.m.confidence)
+        elif self.m.method == "parametric":
+            core = self.z * float(np.sqrt(max(quad, 0.0)))
         else:
-            core = self.z * self.default_vol * float(np.abs(x).sum())
-        addon = self.z * self.default_vol * float(np.abs(values[self.unmodelled]).sum())
-        return max(core, 0.0) + addon
+            core = self.z * self.m.default_vol * absx
+        return max(core, 0.0)
+
+    def _moved(self, j: int, dv: float) -> tuple[F64, float, float, float]:
+        c = int(self.col[j])
+        old = float(self.values[j])
+        if c < 0:
+            addon = self.addon + self.z * self.m.default_vol * (abs(old + dv) - abs(old))
+            return self.pnl, self.quad, self.absx, addon
+        pnl = self.pnl + self.m.returns[:, c] * dv if self.m.method == "historical" else self.pnl
+        quad = self.quad
+        if self.m.cov is not None:
+            quad += 2.0 * dv * float(self.sx[c]) + dv * dv * float(self.m.cov[c, c])
+        absx = self.absx + abs(old + dv) - abs(old)
+        return pnl, quad, absx, self.addon
+
+    def var_if(self, j: int, dv: float) -> float:
+        """The VaR if position ``j``'s value changed by ``dv``."""
+        pnl, quad, absx, addon = self._moved(j, dv)
+        return self._core(pnl, quad, absx) + addon
+
+    def apply(self, j: int, dv: float) -> None:
+        self.pnl, self.quad, self.absx, self.addon = self._moved(j, dv)
+        c = int(self.col[j])
+        if c >= 0 and self.m.cov is not None:
+            self.sx = self.sx + self.m.cov[:, c] * dv
+        self.values[j] += dv
+        self._var = None
 
 
 @dataclass(frozen=True)

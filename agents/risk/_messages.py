@@ -50,7 +50,7 @@ register_payload(STOP_LOSS_TYPE, StopLossNotice)
 class RiskConstraints:
     """What risk asks of the council for its next trade pack."""
 
-    session: str | None = None
+    session: str | None = None  # the session these constraints were set in
     stop_loss: tuple[str, ...] = ()
     gross_cap: float | None = None  # fraction of NAV, set during a drawdown episode
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from agents.market import MarketView
 from agents.risk._book import F64, Exposure, mark
-from agents.risk._measures import StressTable, VarModel
+from agents.risk._measures import StressTable, VarModel, VarTracker
 from agents.risk._settings import RiskSettings
 from agents.types import OrderIntent, Verdict, Verdicts
 from storage.records import Books
@@ -119,9 +119,9 @@ def check_intents(
         verdicts=Verdicts(agent="risk", items=items),
         after=checker.book,
         var_before=checker.var_start,
-        var_after=checker.var_now,
-        var_method=checker.var_model.method,
-        stress_after=checker.stress.losses(checker.values),
+        var_after=checker.var.var,
+        var_method=checker.var.m.method,
+        stress_after=dict(zip(checker.stress.names, checker.stress_losses.tolist(), strict=True)),
         approved=checker.approved,
         cut=checker.cuts,
     )
@@ -145,10 +145,10 @@ class _Checker:
         self.values: F64 = book.values
         self.sector_gross = book.sector_gross()
         self.gross = book.gross
-        self.var_model = VarModel.build(view, book.symbols, settings)
+        self.var = VarTracker(VarModel.build(view, book.symbols, settings), self.values)
+        self.var_start = self.var.var
         self.stress = StressTable.build(settings.stress_scenarios, book.symbols, book.sectors)
-        self.var_start = self.var_now = self.var_model.var(self.values)
-        self.stress_now = self.stress.worst(self.values)[1] if settings.stress_blocks_orders else 0.0
+        self.stress_losses: F64 = -(self.stress.shocks @ self.values)
         self.approved = 0
         self.cuts = 0
         self.seen: set[str] = set()
@@ -270,16 +270,21 @@ class _Checker:
             Rule.GROSS,
             f"gross would be {after / nav:.2f}x NAV > {self.gross_cap:.2f}x{capped}",
         )
+        step = sign * price
         qty = self._measure_cut(
-            qty, j, sign * price, self.var_model.var, self.var_now, s.max_var_nav * nav, Rule.VAR, "1-day VaR"
+            qty,
+            lambda q: self.var.var_if(j, step * q),
+            lambda: self.var.var,
+            s.max_var_nav * nav,
+            Rule.VAR,
+            "1-day VaR",
         )
-        if s.stress_blocks_orders:
+        if s.stress_blocks_orders and self.stress.names:
+            shocks = self.stress.shocks[:, j]
             qty = self._measure_cut(
                 qty,
-                j,
-                sign * price,
-                lambda v: self.stress.worst(v)[1],
-                self.stress_now,
+                lambda q: float((self.stress_losses - shocks * step * q).max()),
+                lambda: float(self.stress_losses.max()),
                 s.stress_max_loss_nav * nav,
                 Rule.STRESS,
                 "worst stress loss",
@@ -289,23 +294,17 @@ class _Checker:
     def _measure_cut(
         self,
         qty: float,
-        j: int,
-        step: float,
-        measure: Callable[[F64], float],
-        now: float,
+        at: Callable[[float], float],
+        now: Callable[[], float],
         limit: float,
         rule: Rule,
         label: str,
     ) -> float:
-        """Cut ``qty`` so that ``measure`` stays within ``limit`` (or does not grow, if already beyond)."""
-        values = self.values.copy()
-
-        def at(q: float) -> float:
-            values[j] = self.values[j] + step * q
-            return measure(values)
-
+        """Cut ``qty`` so that the measure ``at(q)`` stays within ``limit`` (or does not grow, if already beyond)."""
         full = at(qty)
-        bound = max(limit, now)
+        if full <= limit * (1 + _TOL) + _TOL:
+            return qty
+        bound = max(limit, now())
         if full <= bound * (1 + _TOL) + _TOL:
             return qty
         lo, hi = 0.0, qty  # lo fits (the book now), hi does not: bisect down to a lot
@@ -324,6 +323,6 @@ class _Checker:
         sector = self.book.sectors[j]
         self.sector_gross[sector] = self.sector_gross.get(sector, 0.0) - abs(pre) + abs(post)
         self.gross += abs(post) - abs(pre)
-        self.var_now = self.var_model.var(self.values)
-        if self.s.stress_blocks_orders:
-            self.stress_now = self.stress.worst(self.values)[1]
+        self.var.apply(j, post - pre)
+        if self.stress.names:
+            self.stress_losses -= self.stress.shocks[:, j] * (post - pre)

@@ -76,8 +76,7 @@ class Latches:
     def first_today(self, session: str, key: str) -> bool:
         """True once per ``key`` per session (and remembers it)."""
         if self.alert_day != session:
-            self.alert_day, self.alerted = session, set()
-            self.dirty = True
+            self.alert_day, self.alerted = session, set()  # persisted with the first key of the day
         if key in self.alerted:
             return False
         self.alerted.add(key)

@@ -24,15 +24,20 @@ class Usage:
     detail: str
 
 
-def usages(result: PretradeResult, report: MonitorReport, settings: RiskSettings, gross_cap: float) -> list[Usage]:
-    """Utilisation of every limit by the post-trade book (the books plus the approved intents)."""
+def usages(
+    result: PretradeResult, report: MonitorReport, settings: RiskSettings, gross_cap: float, *, floor: float = 0.0
+) -> list[Usage]:
+    """Utilisation of every limit by the post-trade book (the books plus the approved intents).
+
+    ``floor`` leaves out single names used below it (a hundred-name book need not list every small position).
+    """
     book = result.after
     nav = book.nav
     out: list[Usage] = []
     if nav <= 0:
         return out
     values = np.abs(book.values)
-    for j in np.flatnonzero(values).tolist():
+    for j in np.flatnonzero(values >= floor * settings.max_single_name_nav * nav - 1e-12).tolist():
         weight = float(values[j]) / nav
         symbol = book.symbols[j]
         out.append(

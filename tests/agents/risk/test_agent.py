@@ -234,3 +234,32 @@ async def test_health_shows_the_limits(tmp_path: Path, bus_env: str) -> None:
 def test_sessions_are_weekdays() -> None:
     assert all(d.weekday() < 5 for d in DAYS)
     assert DAYS[-1] - DAYS[-2] <= timedelta(days=3)
+
+
+async def test_a_signed_off_resume_after_the_kill_is_not_killed_again_the_same_day(
+    tmp_path: Path, bus_env: str
+) -> None:
+    view = make_market(last={"AAPL": 89.8, "JPM": 100.0}).view(TODAY)
+    async with risk_runtime(tmp_path, bus_env) as h:
+        await h.tick(view)
+        await h.wait_state(RuntimeState.HALTED)
+        (incident,) = await h.ledger.incidents(status="open")
+        await h.rt.resume(ResumeRequest("alice", "loss reviewed with the safety officer", incident.id))
+        await h.tick(view, [intent("JPM", "buy", 100)])
+        assert await h.persisted_state() == "RUNNING"
+        assert verdicts(h).items[0].approved
+        assert await h.ledger.incidents(status="open") == []
+
+
+async def test_the_drawdown_cap_lifts_when_the_drawdown_recovers(tmp_path: Path, bus_env: str) -> None:
+    settings = RiskSettings(max_single_name_nav=1.0, max_sector_nav=1.0)
+    async with risk_runtime(tmp_path, bus_env, settings, prev_nav=1_075_000) as h:
+        await close_of(h.ledger, DAYS[-10], 1_200_000)
+        await h.tick(make_market(last={"AAPL": 114.0, "JPM": 100.0}).view(TODAY))
+        assert h.capture.outputs[-1][GROSS_CAP] == 0.6
+        h.clock.advance(3600)
+        await h.tick(make_market(last={"AAPL": 120.0, "JPM": 100.0}).view(TODAY))  # 1.10M: -8.3% from the peak
+        assert h.capture.outputs[-1][GROSS_CAP] == 1.2
+        assert (await load_constraints(h.ledger)).gross_cap == 1.2
+        assert audit_events(h, "risk.drawdown_recovered")
+        assert await h.persisted_state() == "REDUCING"  # leaving REDUCING stays the operator's call
