@@ -16,8 +16,10 @@ import asyncio
 import logging
 from typing import Any
 
+from agents.compliance import ComplianceGateError
+from agents.compliance import final_orders as compliance_final_orders
 from agents.execution._broker import Broker, BrokerError, BrokerRejected, BrokerUnavailable, OrderRequest
-from agents.execution._final import FinalOrdersFn, resolve_final_orders
+from agents.execution._final import FinalOrders, FinalOrdersFn, resolve_final_orders
 from agents.execution._guard import FailureGuard, halted_since
 from agents.execution._settings import ExecutionSettings
 from agents.execution._settle import NAMESPACE, Settlement, SettlementError
@@ -61,7 +63,7 @@ class ExecutionAgent(Agent):
         settlement: Settlement,
         *,
         capital: float | None = None,
-        rule: FinalOrdersFn | None = None,
+        rule: FinalOrdersFn | None = compliance_final_orders,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -103,12 +105,14 @@ class ExecutionAgent(Agent):
             raise
         if self.guard.tripped:
             await self._check_halt_cleared(tick.id)
-        final = resolve_final_orders(
-            tick.get(TRADE_PACK, TradePack),
-            tick.get(RISK_VERDICTS, Verdicts),
-            tick.get(COMPLIANCE_VERDICTS, Verdicts),
-            rule=self.rule,
-        )
+        pack = tick.get(TRADE_PACK, TradePack)
+        try:
+            final = resolve_final_orders(
+                pack, tick.get(RISK_VERDICTS, Verdicts), tick.get(COMPLIANCE_VERDICTS, Verdicts), rule=self.rule
+            )
+        except (ComplianceGateError, TypeError) as exc:  # the gate fails closed: nothing goes out this tick
+            why = f"compliance gate refused the verdicts: {exc}: fail closed"
+            final = FinalOrders([], {}, {i.id: why for i in (pack.intents if pack else [])})
         failures = dict(final.fail_closed)
         if final.fail_closed:
             await ctx.record("execution.fail_closed", {"intents": final.fail_closed}, tick.id)
@@ -154,12 +158,16 @@ class ExecutionAgent(Agent):
         return ""
 
     async def _place(self, intent: OrderIntent, tick: Tick, view: MarketView | None) -> tuple[str | None, str, str]:
-        """Persist, then send (with retries); returns (client order id, final status, why not acknowledged)."""
-        ctx = self.context
-        ledger = ctx.ledger
+        """Persist, then send (with retries); returns (client order id, final status, why not acknowledged).
+
+        The whole life of the order, to its last ledger write, holds the send lock: a halt's cancel-all waits
+        for it and then finds the order in its final status, never half-way.
+        """
         async with self._send_lock:
             if self._blocked():
                 return None, "not sent", "trading is halted or paused"
+            ctx = self.context
+            ledger = ctx.ledger
             coid = client_order_id(ctx.env, await ledger.next_order_number())
             limit = self._limit(intent)
             await self.settlement.remember_intent(ledger, coid, intent.id, ctx)
@@ -168,6 +176,18 @@ class ExecutionAgent(Agent):
                       status="new", limit_price=limit, tick_id=tick.id, strategy=intent.strategy,
                       priority=intent.priority)
             )  # fmt: skip
+            status, errors = await self._send_with_retries(coid, intent, tick, view, limit)
+            if status == "rejected":
+                await ledger.update_order(coid, ts=ctx.clock.now(), status="rejected", reason="; ".join(errors)[:2000])
+            elif status == "cancelled":
+                await ledger.update_order(coid, ts=ctx.clock.now(), status="cancelled", reason="; ".join(errors))
+            return coid, status, "; ".join(errors)
+
+    async def _send_with_retries(
+        self, coid: str, intent: OrderIntent, tick: Tick, view: MarketView | None, limit: float | None
+    ) -> tuple[str, list[str]]:
+        """Primary first, then the alternates while allowed; returns the outcome and the errors met."""
+        ctx = self.context
         request = OrderRequest(coid, intent.symbol, intent.side, intent.qty, limit)
         errors: list[str] = []
         for attempt in range(self.settings.max_retries + 1):
@@ -175,31 +195,28 @@ class ExecutionAgent(Agent):
             if attempt > 0 and (why := self._retry_blocked(intent, view)):
                 errors.append(why)
                 break
-            async with self._send_lock:
-                if self._blocked():
-                    errors.append("runtime halted before the send")
-                    await ledger.update_order(coid, ts=ctx.clock.now(), status="cancelled", reason="; ".join(errors))
-                    return coid, "cancelled", "; ".join(errors)
-                if attempt > 0:  # the order row names the venue before the order can be live there
-                    await ledger.update_order(coid, ts=ctx.clock.now(), venue=broker.venue)
-                kind, detail = await self._send(broker, request, attempt)
+            if self._blocked():
+                errors.append("runtime halted before the send")
+                return "cancelled", errors
+            if attempt > 0:  # the order row names the venue before the order can be live there
+                await ctx.ledger.update_order(coid, ts=ctx.clock.now(), venue=broker.venue)
+            kind, detail = await self._send(broker, request, attempt)
             event = {"client_order_id": coid, "intent_id": intent.id, "symbol": intent.symbol,
                      "venue": broker.venue, "attempt": attempt + 1, "kind": kind, "detail": detail}  # fmt: skip
             if kind == "acknowledged":
                 await self._succeeded()
                 await ctx.record("execution.order_sent", event, tick.id)
-                return coid, "acknowledged", ""
+                return "acknowledged", []
             errors.append(f"{broker.venue} {kind}: {detail}")
             await ctx.record("execution.send_failed", event, tick.id)
             halted = await self._failed(event, tick.id)
             if kind == "unknown":
                 await ctx.alert("execution_unknown", "warning", f"order {coid} unknown at {broker.venue}: {detail}",
                                 details=event)  # fmt: skip
-                return coid, "unknown", "; ".join(errors)
+                return "unknown", errors
             if halted:
                 break
-        await ledger.update_order(coid, ts=ctx.clock.now(), status="rejected", reason="; ".join(errors)[:2000])
-        return coid, "rejected", "; ".join(errors)
+        return "rejected", errors
 
     async def _send(self, broker: Broker, request: OrderRequest, attempt: int) -> tuple[str, str]:
         """One send, with its ledger update; returns (``acknowledged`` | ``unknown`` | ``rejected``, detail)."""

@@ -1,20 +1,20 @@
 """Which intents become orders: only those approved by risk AND compliance, at the smaller approved quantity.
 
-``agents.compliance.final_orders(trade_pack, risk_verdicts, compliance_verdicts)`` is the rule's owner.
-Execution calls it when it exists and, whatever it returns, re-checks every order against both verdict sets
-(:func:`screen_intents`): no order leaves without both approvals, whatever any one module says. Until the
-compliance function exists, :func:`screen_intents` alone decides, failing closed: a missing verdict set, a
-missing or ambiguous verdict, a verdict naming another symbol or a zero quantity all mean no order.
+``agents.compliance.final_orders(trade_pack, risk_verdicts, compliance_verdicts)`` is the rule's owner (the gate
+no agent can override). Execution calls it and, whatever it returns, re-checks every order against both verdict
+sets with :func:`screen_intents`, which fails closed on its own: a missing verdict set, a missing or repeated
+verdict, a verdict naming another symbol or a zero quantity all mean no order. An order leaves only if both say
+so, at the smaller of their quantities.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.compliance import final_orders as compliance_final_orders
 from agents.types import OrderIntent, TradePack, Verdicts
 
 FinalOrdersFn = Callable[[TradePack, Verdicts, Verdicts], Any]
@@ -69,13 +69,22 @@ def screen_intents(pack: TradePack | None, risk: Verdicts | None, compliance: Ve
     return FinalOrders([o for _, _, o in orders], dropped, closed)
 
 
-def _compliance_rule() -> FinalOrdersFn | None:
-    try:
-        module = importlib.import_module("agents.compliance")
-    except ImportError:
-        return None
-    rule = getattr(module, "final_orders", None)
-    return rule if callable(rule) else None
+def _as_orders(answer: Any) -> list[OrderIntent]:
+    """The rule's answer as intents carrying the quantity to send: ``(intent, qty)`` pairs or intents."""
+    if not isinstance(answer, list | tuple):
+        raise TypeError(f"the final-orders rule returned {type(answer).__name__}, not a list")
+    orders: list[OrderIntent] = []
+    for item in answer:
+        if isinstance(item, OrderIntent):
+            orders.append(item)
+        elif (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], OrderIntent)
+              and isinstance(item[1], int | float) and not isinstance(item[1], bool)):  # fmt: skip
+            intent, qty = item
+            if qty > 0:
+                orders.append(intent if qty == intent.qty else intent.model_copy(update={"qty": float(qty)}))
+        else:
+            raise TypeError(f"the final-orders rule returned a {type(item).__name__}, not (OrderIntent, qty)")
+    return orders
 
 
 def resolve_final_orders(
@@ -83,22 +92,18 @@ def resolve_final_orders(
     risk: Verdicts | None,
     compliance: Verdicts | None,
     *,
-    rule: FinalOrdersFn | None = None,
-    use_compliance: bool = True,
+    rule: FinalOrdersFn | None = compliance_final_orders,
 ) -> FinalOrders:
-    """The orders to send: the compliance rule's answer (if it exists), intersected with :func:`screen_intents`.
+    """The orders to send: the compliance gate's answer intersected with :func:`screen_intents`.
 
     Raises:
-        TypeError: the compliance rule answered something other than a list of ``OrderIntent`` (fail closed:
-            the tick aborts and nothing is sent).
+        ComplianceGateError: the gate found the verdicts inconsistent (fail closed: send nothing).
+        TypeError: the rule answered something that is not a list of orders (fail closed).
     """
     strict = screen_intents(pack, risk, compliance)
-    owner = rule or (_compliance_rule() if use_compliance else None)
-    if owner is None or pack is None or risk is None or compliance is None or not strict.orders:
+    if rule is None or pack is None or risk is None or compliance is None or not strict.orders:
         return strict
-    answer = owner(pack, risk, compliance)
-    if not isinstance(answer, list | tuple) or not all(isinstance(o, OrderIntent) for o in answer):
-        raise TypeError(f"agents.compliance.final_orders returned {type(answer).__name__}, not a list of OrderIntent")
+    answer = _as_orders(rule(pack, risk, compliance))
     allowed = {o.id: o for o in strict.orders}
     chosen: dict[str, OrderIntent] = {}
     dropped = dict(strict.dropped)
@@ -109,7 +114,7 @@ def resolve_final_orders(
         qty = min(order.qty, mine.qty)
         chosen[order.id] = mine if qty == mine.qty else mine.model_copy(update={"qty": qty})
     for intent_id in allowed.keys() - chosen.keys():
-        dropped[intent_id] = "not among agents.compliance.final_orders"
+        dropped[intent_id] = "not among the compliance gate's final orders"
     return FinalOrders([chosen[o.id] for o in strict.orders if o.id in chosen], dropped, strict.fail_closed)
 
 

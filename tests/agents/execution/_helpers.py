@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from agents.data import Bar
-from agents.execution import ExecutionSettings, FillModel, PaperBroker, PaperExchange, build_execution_agents
+from agents.execution import (
+    ExecutionAgent,
+    ExecutionSettings,
+    FillModel,
+    PaperBroker,
+    PaperExchange,
+    ReconciliationAgent,
+    build_execution_agents,
+)
 from agents.market import MarketData
 from agents.types import (
     COMPLIANCE_VERDICTS,
@@ -132,12 +140,16 @@ class Desk:
     agents: list[Agent]
 
     @property
-    def execution(self) -> Any:
-        return self.agents[0]
+    def execution(self) -> ExecutionAgent:
+        agent = self.agents[0]
+        assert isinstance(agent, ExecutionAgent)
+        return agent
 
     @property
-    def reconciliation(self) -> Any:
-        return self.agents[1]
+    def reconciliation(self) -> ReconciliationAgent:
+        agent = self.agents[1]
+        assert isinstance(agent, ReconciliationAgent)
+        return agent
 
 
 def runtime(home: Path, agents: list[Agent], bus_name: str, *, env: str = "test") -> Runtime:
@@ -155,8 +167,9 @@ async def desk(
     model: FillModel | None = None,
     ttl_bars: int = 0,
     bus_name: str | None = None,
+    brokers: tuple[PaperBroker, PaperBroker] | None = None,
 ) -> AsyncIterator[Desk]:
-    a, b = venues_of(home, model, ttl_bars)
+    a, b = brokers or venues_of(home, model, ttl_bars)
     agents = build_execution_agents(exec_settings or settings(), home, capital=1_000_000.0, brokers=[a, b])
     name = bus_name or f"exec-{new_id()[:12]}"
     rt = runtime(home, [feeder, *agents], name)

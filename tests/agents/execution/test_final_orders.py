@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agents.compliance import ComplianceGateError
 from agents.execution import final_orders_fallback, resolve_final_orders, screen_intents
 from agents.types import OrderIntent, TradePack, Verdict, Verdicts
 from tests.agents.execution._helpers import intent, verdicts
@@ -110,12 +111,39 @@ def test_a_compliance_rule_may_narrow() -> None:
 
     final = resolve_final_orders(PACK, *both(A, B, C), rule=narrow)
     assert [(o.id, o.qty) for o in final.orders] == [("i-c", 4)]
-    assert final.dropped["i-a"] == "not among agents.compliance.final_orders"
+    assert final.dropped["i-a"] == "not among the compliance gate's final orders"
 
 
 def test_a_compliance_rule_answering_junk_fails_closed() -> None:
     def junk(pack: TradePack, risk: Verdicts, compliance: Verdicts) -> Any:
         return {"orders": []}
 
-    with pytest.raises(TypeError, match="not a list of OrderIntent"):
+    with pytest.raises(TypeError, match="not a list"):
         resolve_final_orders(PACK, *both(A), rule=junk)
+
+    def pairs_of_junk(pack: TradePack, risk: Verdicts, compliance: Verdicts) -> Any:
+        return [(A, "100")]
+
+    with pytest.raises(TypeError, match=r"not \(OrderIntent, qty\)"):
+        resolve_final_orders(PACK, *both(A), rule=pairs_of_junk)
+
+
+def test_the_default_rule_is_the_compliance_gate() -> None:
+    risk = Verdicts(agent="risk", items=[Verdict(intent_id="i-a", symbol="AAA", approved=True, qty=70),
+                                         *verdicts("risk", [B, C]).items])  # fmt: skip
+    final = resolve_final_orders(PACK, risk, verdicts("compliance", [A, B, C]))
+    assert [(o.id, o.qty) for o in final.orders] == [("i-b", 50), ("i-a", 70), ("i-c", 10)]
+
+
+def test_the_compliance_gate_refusing_inconsistent_verdicts_propagates() -> None:
+    """Risk approved i-b but compliance said nothing about it: the gate fails closed for the whole pack."""
+    with pytest.raises(ComplianceGateError, match="no verdict"):
+        resolve_final_orders(PACK, verdicts("risk", [A, B, C]), verdicts("compliance", [A, C]))
+
+
+def test_pairs_with_a_quantity_are_understood() -> None:
+    def pairs(pack: TradePack, risk: Verdicts, compliance: Verdicts) -> Any:
+        return [(B, 20), (A, 0)]
+
+    final = resolve_final_orders(PACK, *both(A, B, C), rule=pairs)
+    assert [(o.id, o.qty) for o in final.orders] == [("i-b", 20)]
