@@ -46,7 +46,10 @@ class Exposure:
         return float(np.abs(self.values).sum())
 
     def value(self, symbol: str) -> float:
-        j = self.index[symbol]
+        """The marked value of ``symbol``'s position (0 for a symbol the book does not hold)."""
+        j = self.index.get(symbol)
+        if j is None:
+            return 0.0
         return float(self.qty[j] * self.price[j]) if not math.isnan(self.price[j]) else 0.0
 
     def sector_gross(self) -> dict[str, float]:
