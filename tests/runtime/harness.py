@@ -98,7 +98,7 @@ def make_runtime(
     core = CoreSettings(home=home, bus=bus_url, env=env)
     settings = RuntimeSettings(
         operators=list(operators),
-        resume_approvers=approvers,  # type: ignore[arg-type]
+        resume_approvers=approvers,
         stage_deadline=stage_deadline,
         heartbeat_interval=3600,
     )
