@@ -208,7 +208,7 @@ class RiskAgent(Agent):
     async def _limit_alerts(self, found: list[Usage], session: str, tick: Tick) -> None:
         ctx, s = self.context, self.settings
         for u in found:
-            if u.limit == "stress" and u.utilisation > 1 and self.latches.first_today(session, u.key):
+            if u.limit == "stress" and u.utilisation > 1 and self.latches.first_today(session, f"breach:{u.key}"):
                 await ctx.alert(
                     "risk_stress_breach",
                     "error",
