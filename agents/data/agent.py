@@ -1,0 +1,190 @@
+"""The Data agent: first stage of every tick. It keeps a :class:`MarketData` window loaded from its provider,
+hands later stages a look-ahead-free :class:`MarketView` as of the tick's session, publishes
+``market.snapshot``, and turns data-quality events into alerts and impacted signals (runbook SOP 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from agents.data import MACRO_SERIES, DataProvider, Dataset, DatasetUnavailable, Fundamentals, Headline
+from agents.data._errors import DataError, PartialFailure
+from agents.data._failover import DataQualityEvent, FailoverProvider
+from agents.market import MarketData, MarketView
+from agents.types import MARKET, MARKET_SNAPSHOT, MarketSnapshot
+from runtime import topics
+from runtime.agent import Agent, AgentHealth, Stage, Tick
+from runtime.payloads import Severity
+
+log = logging.getLogger(__name__)
+
+FUNDAMENTALS_EVERY = timedelta(days=91)  # point-in-time snapshots sampled quarterly over a window
+
+
+def session_of(ts: datetime) -> date:
+    """The session a tick belongs to: its UTC date (ticks run after the close in replay and backtests)."""
+    return ts.astimezone(UTC).date()
+
+
+class DataAgent(Agent):
+    """Loads bars and side datasets for ``symbols``; ``preload`` loads a whole replay/backtest range at start."""
+
+    name = "data"
+    stage = Stage.DATA
+
+    def __init__(
+        self,
+        provider: DataProvider,
+        symbols: Sequence[str],
+        *,
+        lookback_days: int = 550,
+        preload: tuple[date, date] | None = None,
+        sectors: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        if not symbols:
+            raise ValueError("the data agent needs at least one symbol")
+        self.provider = provider
+        self.symbols = list(dict.fromkeys(symbols))
+        self.lookback = timedelta(days=lookback_days)
+        self.preload = preload
+        self.sectors = dict(sectors or {})
+        self.data: MarketData | None = None
+        self.loaded: tuple[date, date] | None = None
+        self._events: list[DataQualityEvent] = []
+        self._health_ok = True
+        self._health_detail = ""
+        if isinstance(provider, FailoverProvider):
+            provider.add_listener(self._events.append)
+
+    async def start(self, ctx: Any) -> None:
+        await super().start(ctx)
+        if self.preload is not None:
+            start, end = self.preload
+            await self.load(start - self.lookback, end)
+
+    def sessions(self, start: date, end: date) -> list[date]:
+        """Session dates with data between ``start`` and ``end`` (after a preload)."""
+        return [d for d in (self.data.dates if self.data else []) if start <= d <= end]
+
+    async def load(self, start: date, end: date) -> MarketData:
+        """Fetch every dataset the provider serves for [start, end] and build the panel."""
+        bars = await self._fetch_bars(start, end)
+        fundamentals = await self._fetch_fundamentals(start, end)
+        headlines = await self._optional(
+            Dataset.HEADLINES,
+            self.provider.headlines(
+                self.symbols, datetime.combine(start, time.min, UTC), datetime.combine(end, time.max, UTC)
+            ),
+        )
+        macro = await self._optional(Dataset.MACRO, self.provider.macro(MACRO_SERIES, start - self.lookback, end))
+        flat_headlines: list[Headline] = [h for items in (headlines or {}).values() for h in items]
+        flat_macro = [o for items in (macro or {}).values() for o in items]
+        sectors = dict(self.sectors)
+        for symbol, snaps in fundamentals.items():
+            if snaps:
+                sectors.setdefault(symbol, snaps[-1].sector)
+        self.data = MarketData(
+            bars, fundamentals=fundamentals, headlines=flat_headlines, macro=flat_macro, sectors=sectors
+        )
+        self.loaded = (start, end)
+        return self.data
+
+    async def _fetch_bars(self, start: date, end: date) -> dict[str, Any]:
+        try:
+            return await self.provider.bars(self.symbols, start, end)
+        except PartialFailure as partial:  # serve what came; the failures are quality events / alerts
+            log.warning("bars: %s", partial)
+            return dict(partial.data)
+
+    async def _fetch_fundamentals(self, start: date, end: date) -> dict[str, list[Fundamentals]]:
+        if not self.provider.supports(Dataset.FUNDAMENTALS):
+            return {}
+        out: dict[str, list[Fundamentals]] = {}
+        when = max(start, end - self.lookback)
+        while True:
+            found = await self._optional(Dataset.FUNDAMENTALS, self.provider.fundamentals(self.symbols, when))
+            for symbol, snap in (found or {}).items():
+                seen = out.setdefault(symbol, [])
+                if not seen or seen[-1].asof != snap.asof:
+                    seen.append(snap)
+            if when >= end:
+                return out
+            when = min(end, when + FUNDAMENTALS_EVERY)
+
+    async def _optional(self, dataset: Dataset, fetch: Any) -> Any:
+        if not self.provider.supports(dataset):
+            fetch.close()
+            return None
+        try:
+            return await fetch
+        except DatasetUnavailable:
+            return None
+        except PartialFailure as partial:
+            return partial.data
+        except DataError as exc:  # a side dataset failing must not stop trading on prices
+            log.warning("%s unavailable: %s", dataset.value, exc)
+            return None
+
+    async def on_tick(self, tick: Tick) -> None:
+        ctx = self.context
+        as_of = session_of(tick.ts)
+        if self.data is None or self.loaded is None or as_of > self.loaded[1]:
+            await self.load(as_of - self.lookback, as_of)
+        assert self.data is not None
+        view = self.data.view(as_of)
+        tick.put(MARKET, view)
+        await self._report_quality(tick)
+        impacted = self._impacted()
+        snapshot = MarketSnapshot(
+            as_of=as_of,
+            prices=view.prices(),
+            volumes=_volumes(view),
+            provider=self.provider.name,
+            quarantined=sorted(str(k) for k in getattr(self.provider, "quarantined", ())),
+            impacted_signals=sorted(impacted),
+        )
+        tick.put(MARKET_SNAPSHOT, snapshot)
+        await ctx.publish(topics.MARKET_SNAPSHOT, "market.snapshot", snapshot, tick_id=tick.id)
+        health = await self.provider.health()
+        self._health_ok, self._health_detail = health.ok, health.detail or (health.last_error or "")
+
+    def _impacted(self) -> set[str]:
+        if isinstance(self.provider, FailoverProvider):
+            return set(self.provider.impacted_signals())
+        return set()
+
+    async def _report_quality(self, tick: Tick) -> None:
+        events, self._events[:] = list(self._events), []
+        for event in events:
+            detail = event.to_dict()
+            await self.context.record("data.quality", detail, tick.id)
+            severity: Severity = "info" if event.action.value == "restored" else "warning"
+            await self.context.alert(
+                "data_quality",
+                severity,
+                f"{event.dataset.value} {event.symbol}: {event.action.value}"
+                f" ({', '.join(sorted(event.checks_failed)) or event.detail}); impacted: "
+                f"{', '.join(sorted(event.impacted_signals)) or 'none'}",
+                details=detail,
+            )
+
+    def health(self) -> AgentHealth:
+        loaded = f"{self.loaded[0]}..{self.loaded[1]}" if self.loaded else "nothing loaded"
+        return AgentHealth(
+            self._health_ok,
+            self._health_detail or f"{self.provider.name}: {loaded}",
+            {"provider": self.provider.name, "symbols": len(self.symbols)},
+        )
+
+
+def _volumes(view: MarketView) -> dict[str, float]:
+    out = {}
+    for symbol in view.symbols:
+        bar = view.last(symbol)
+        if bar is not None:
+            out[symbol] = bar.volume
+    return out
