@@ -268,11 +268,11 @@ async def test_the_drawdown_cap_lifts_when_the_drawdown_recovers(tmp_path: Path,
 async def test_a_stress_soft_breach_does_not_silence_the_later_breach(tmp_path: Path, bus_env: str) -> None:
     settings = RiskSettings(stress_max_loss_nav=0.05)
     async with risk_runtime(tmp_path, bus_env, settings, aapl=1000) as h:
-        view = make_market(last={"AAPL": 100.0, "JPM": 100.0}).view(TODAY)
+        view = make_market(last={"AAPL": 100.0, "MSFT": 100.0}).view(TODAY)
         await h.tick(view)  # tech_crash: 4.5% of NAV, 90% of the limit
         (soft,) = await h.alerts_named("risk_alert")
         assert "stress:tech_crash" in [x["key"] for x in soft["details"]["limits"]]
         assert await h.alerts_named("risk_stress_breach") == []
-        await h.tick(view, [intent("AAPL", "buy", 200)])  # 5.4% once approved
+        await h.tick(view, [intent("MSFT", "buy", 200)])  # 5.4% once approved
         (breach,) = await h.alerts_named("risk_stress_breach")
         assert breach["details"]["scenario"] == "tech_crash"
