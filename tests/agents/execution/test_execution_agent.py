@@ -281,3 +281,22 @@ async def test_a_halt_mid_tick_stops_sending_at_once(tmp_path: Path) -> None:
         assert at_venue is not None
         assert at_venue.state == "cancelled"
         assert rt.state == RuntimeState.HALTED
+
+
+async def test_the_compliance_gate_refusing_the_verdicts_sends_nothing_but_the_tick_goes_on(tmp_path: Path) -> None:
+    """Risk approved two intents, compliance judged one: the gate fails closed for the whole pack."""
+    feeder = Feeder(DATA)
+    both = [intent("i1", "AAA", "buy", 1, 101.0), intent("i2", "BBB", "buy", 1, 201.0)]
+    feeder.plan[0] = both
+    feeder.verdict_sets[0] = (verdicts("risk", both), verdicts("compliance", both[:1]))
+    async with desk(tmp_path, feeder) as d:
+        sub = alerts(d.rt)
+        outcome = await d.rt.run_once()
+        assert outcome.status == "completed"  # reconciliation still ran
+        report = report_of(outcome)
+        assert report.submitted == []
+        assert set(report.failures) == {"i1", "i2"}
+        assert "compliance gate" in report.failures["i1"]
+        assert await d.rt.books.orders() == []
+        await next_alert(sub, "execution_fail_closed")
+        assert d.reconciliation.last is not None
