@@ -67,6 +67,9 @@ class PluginAgent(Agent):
                 tick.id,
             )
             return
+        if symbols:  # the plug-in never sees the symbols whose data it must not use
+            kept = [s for s in directive.universe if s not in symbols]
+            directive = directive.model_copy(update={"universe": kept})
         started = time.perf_counter()
         try:
             raw: Any = self.plugin.propose(view, directive)
@@ -75,7 +78,7 @@ class PluginAgent(Agent):
             return
         finally:
             self.propose_ms = (time.perf_counter() - started) * 1000
-        proposals, dropped = self._check(raw, set(universe(view, directive)) - symbols)
+        proposals, dropped = self._check(raw, set(universe(view, directive)))
         if dropped:
             more = f" (+{len(dropped) - 5} more)" if len(dropped) > 5 else ""
             await self._failed(tick, "; ".join(dropped[:5]) + more)

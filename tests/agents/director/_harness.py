@@ -149,7 +149,7 @@ class VerdictAgent(Agent):
             )
             for i in (pack.intents if pack else [])
         ]
-        tick.put(RISK_VERDICTS if self.kind == "risk" else COMPLIANCE_VERDICTS, Verdicts(agent=self.kind, items=items))  # type: ignore[arg-type]
+        tick.put(RISK_VERDICTS if self.kind == "risk" else COMPLIANCE_VERDICTS, Verdicts(agent=self.kind, items=items))
 
 
 class FillAgent(Agent):

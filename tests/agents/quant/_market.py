@@ -3,6 +3,8 @@ needs (an uptrend, a crash, a flat line, chosen headlines or macro series)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -100,3 +102,9 @@ def monthly(series: str, values: Sequence[float], end: date) -> list[MacroObserv
         out.append(MacroObservation(series, date(y, m, 1), value))  # type: ignore[arg-type]
         y, m = (y, m - 1) if m > 1 else (y - 1, 12)
     return list(reversed(out))
+
+
+@functools.cache
+def demo_data() -> MarketData:
+    """The demo market of 2017-2019, built once per test session (run outside any event loop)."""
+    return asyncio.run(demo_market())
