@@ -71,7 +71,7 @@ class ComplianceAgent(Agent):
         view = tick.get(MARKET, MarketView)
         pack = tick.get(TRADE_PACK, TradePack)
         approved = risk_approved(pack, tick.get(RISK_VERDICTS, Verdicts))
-        as_of = (view.session or view.as_of) if view is not None else tick.ts.date()
+        as_of = view.as_of if view is not None else tick.ts.date()
         if approved:
             since = datetime.combine(as_of - timedelta(days=s.wash_window_days + 1), time.min, tzinfo=UTC)
             fills = await self.fills.refresh(ctx.ledger, since)

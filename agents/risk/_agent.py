@@ -62,8 +62,8 @@ class RiskAgent(Agent):
         view = tick.get(MARKET, MarketView)
         pack = tick.get(TRADE_PACK, TradePack)
         intents = pack.intents if pack is not None else []
-        day = (view.session or view.as_of) if view is not None else tick.ts.date()
-        session = day.isoformat()
+        # the session key the books record NAV under (agents.execution's reconciliation: view.as_of)
+        session = (view.as_of if view is not None else tick.ts.date()).isoformat()
         books = await ctx.ledger.books()
         book = mark(books, view, s, [i.symbol for i in intents])
         closes = await self.navs.refresh(ctx.ledger, session, s.drawdown_sessions)
