@@ -11,12 +11,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from agents.data import MACRO_SERIES, DataProvider, Dataset, DatasetUnavailable, Fundamentals, Headline
+from agents.data._clock import Clock as DataClock
 from agents.data._errors import DataError, PartialFailure
 from agents.data._failover import DataQualityEvent, FailoverProvider
 from agents.market import MarketData, MarketView
 from agents.types import MARKET, MARKET_SNAPSHOT, MarketSnapshot
 from runtime import topics
 from runtime.agent import Agent, AgentHealth, Stage, Tick
+from runtime.clock import Clock as RuntimeClock
 from runtime.payloads import Severity
 
 log = logging.getLogger(__name__)
@@ -188,3 +190,24 @@ def _volumes(view: MarketView) -> dict[str, float]:
         if bar is not None:
             out[symbol] = bar.volume
     return out
+
+
+class _RuntimeClock:
+    """The data layer's clock protocol over a runtime clock, so quarantines and staleness follow simulated time."""
+
+    def __init__(self, clock: RuntimeClock) -> None:
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def monotonic(self) -> float:
+        return self.clock.now().timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+
+
+def data_clock(clock: RuntimeClock) -> DataClock:
+    """Adapt a runtime clock (wall, replay or simulated) for the providers."""
+    return _RuntimeClock(clock)

@@ -16,10 +16,10 @@ set: Alpha Vantage (bars, fundamentals), Finnhub (bars, headlines), FRED (macro)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agents.data._cache import CachedProvider
 from agents.data._clock import Clock
@@ -47,9 +47,13 @@ Vendor = Literal["alphavantage", "finnhub", "fred", "newsapi"]
 class DataSettings(BaseSettings):
     """Where market data comes from, and how carefully it is fetched."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_file=".env")
 
     data_provider: ProviderName = "demo"
+    data_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Symbols to trade (comma-separated); empty: the demo universe or every symbol in the CSV data",
+    )
     data_backup_provider: ProviderName | None = None
     data_csv_path: Path | None = None
     data_csv_adjust: bool = False
@@ -78,6 +82,13 @@ class DataSettings(BaseSettings):
     newsapi_base_url: str = "https://newsapi.org"
     data_fred_rates_series: Literal["DGS10", "FEDFUNDS"] = "DGS10"
     data_news_queries: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("data_symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
