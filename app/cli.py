@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from app import cli_audit, cli_daemon, cli_runtime, cli_scheduler
+from app import cli_audit, cli_daemon, cli_maintenance, cli_runtime, cli_scheduler
 from app.cli_common import Obj
 from runtime.settings import ConfigError
 
@@ -34,6 +34,9 @@ cli.add_command(cli_daemon.daemon)
 cli.add_command(cli_audit.audit)
 cli.add_command(cli_scheduler.scheduler)
 cli.add_command(cli_scheduler.limits)
+cli.add_command(cli_maintenance.drill)
+cli.add_command(cli_maintenance.backup)
+cli.add_command(cli_maintenance.restore)
 
 
 def main() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
 
 from app.cli_common import Obj, default_operator, echo_json, fail, finish, run, target
-from app.wiring import build_runtime
+from app.wiring import build_replay, build_runtime, parse_day
 from runtime.bus import BusError, RequestTimeout
 from runtime.lock import HomeLocked
 from runtime.payloads import ControlRequest
@@ -155,33 +157,93 @@ def kill(obj: Obj, operator: str, reason: str) -> None:
     _send(obj, operator, "kill", ControlRequest(reason=reason))
 
 
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise click.BadParameter("a number of sessions per second, or 'max'") from None
+    if speed <= 0:
+        raise click.BadParameter("must be positive")
+    return speed
+
+
 @runtime.command("run-loop")
 @click.option("--interval", type=float, default=None, help="Seconds between ticks [RUNTIME_TICK_INTERVAL]")
 @click.option("--max-ticks", type=int, default=None, help="Stop after this many ticks")
+@click.option("--replay", is_flag=True, help="Drive the pipeline over historical sessions on a replay clock")
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="CSV file or directory")
+@click.option("--start", "start", default=None, help="First session (YYYY-MM-DD), with --replay")
+@click.option("--end", "end", default=None, help="Last session (YYYY-MM-DD), with --replay")
+@click.option("--symbol", "symbols", multiple=True, help="Only these symbols (repeat); default: all in the data")
+@click.option("--speed", default="max", show_default=True, help="Replay sessions per second, or 'max'")
+@click.option("--raw-prices", is_flag=True, help="Do not back-adjust CSV bars for splits and dividends (Adj Close)")
 @click.pass_obj
-def run_loop(obj: Obj, interval: float | None, max_ticks: int | None) -> None:
-    """Tick in the foreground, printing each tick, until Ctrl-C or SIGTERM."""
+def run_loop(
+    obj: Obj,
+    interval: float | None,
+    max_ticks: int | None,
+    replay: bool,
+    data_path: Path | None,
+    start: str | None,
+    end: str | None,
+    symbols: tuple[str, ...],
+    speed: str,
+    raw_prices: bool,
+) -> None:
+    """Tick in the foreground, printing each tick, until Ctrl-C or SIGTERM (or the replay's last session)."""
     config = obj.config()
+    if not replay and (data_path or start or end or symbols):
+        raise click.UsageError("--data, --start, --end and --symbol go with --replay")
+    if replay and not (start and end):
+        raise click.UsageError("--replay needs --start and --end")
+    pace = _speed(speed)
 
     async def go() -> None:
-        rt = build_runtime(config)
+        stop = asyncio.Event()
+        if replay:
+            assert start is not None
+            assert end is not None
+            session = build_replay(
+                config,
+                start=_day(start, "--start"),
+                end=_day(end, "--end"),
+                data_path=data_path,
+                symbols=list(symbols) or None,
+                adjust=not raw_prices,
+            )
+            rt = session.runtime
+        else:
+            rt = build_runtime(config)
         try:
             await rt.start()
         except HomeLocked as exc:
             fail(str(exc))
         except BusError as exc:
             fail(f"cannot reach the bus: {exc}")
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"run {rt.run_id}  env {rt.env}  bus {config.core.bus_display}  state {rt.state}  (Ctrl-C stops)")
         try:
-            await rt.run_loop(stop=stop, interval=interval, max_ticks=max_ticks, on_tick=_print_tick)
+            if replay:
+                count = await session.run(speed=pace, stop=stop, on_tick=_print_tick)
+                books = await rt.books.books()
+                click.echo(f"replayed {count} sessions; NAV {books.nav:,.2f}  positions {len(books.positions)}")
+            else:
+                await rt.run_loop(stop=stop, interval=interval, max_ticks=max_ticks, on_tick=_print_tick)
         finally:
             await rt.stop()
 
     run(go())
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
 
 
 def _print_tick(outcome: TickOutcome) -> None:

@@ -94,12 +94,22 @@ class Market:
 
 
 def build_market(
-    config: AppConfig, clock: Clock, *, data_path: Path | None = None, symbols: list[str] | None = None
+    config: AppConfig,
+    clock: Clock,
+    *,
+    data_path: Path | None = None,
+    symbols: list[str] | None = None,
+    adjust: bool | None = None,
 ) -> Market:
-    """The provider stack from ``DATA_*`` (or a CSV file/directory given on the command line) and the universe."""
+    """The provider stack from ``DATA_*`` (or a CSV file/directory given on the command line) and the universe.
+
+    ``adjust`` back-adjusts CSV bars for splits and dividends (``Adj Close``); None keeps ``DATA_CSV_ADJUST``.
+    """
     settings = config.data
     if data_path is not None:
         settings = settings.model_copy(update={"data_provider": "csv", "data_csv_path": data_path})
+    if adjust is not None:
+        settings = settings.model_copy(update={"data_csv_adjust": adjust})
     provider = build_provider(settings, clock=data_clock(clock))
     primary = provider.primary
     chosen = [s.upper() for s in (symbols or settings.data_symbols)]
@@ -205,12 +215,13 @@ def build_replay(
     bus: Bus | None = None,
     strategy: list[Agent] | None = None,
     capital: float | None = None,
+    adjust: bool | None = None,
 ) -> Replay:
     """The live pipeline over historical bars: the same agents, a simulated clock, the data preloaded."""
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
     clock = SimClock(session_time(date.fromordinal(start.toordinal() - 1)))
-    market = build_market(config, clock, data_path=data_path, symbols=symbols)
+    market = build_market(config, clock, data_path=data_path, symbols=symbols, adjust=adjust)
     registry = build_registry(
         config, clock=clock, market=market, preload=(start, end), strategy=strategy, capital=capital
     )
