@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from app import cli_audit, cli_daemon, cli_maintenance, cli_runtime, cli_scheduler
+from app import cli_audit, cli_books, cli_daemon, cli_maintenance, cli_runtime, cli_scheduler
 from app.cli_common import Obj
 from runtime.settings import ConfigError
 
@@ -32,6 +32,8 @@ def cli(ctx: click.Context, home: Path | None, bus_url: str | None, env_name: st
 cli.add_command(cli_runtime.runtime)
 cli.add_command(cli_daemon.daemon)
 cli.add_command(cli_audit.audit)
+cli.add_command(cli_books.portfolio)
+cli.add_command(cli_books.trace_cmd)
 cli.add_command(cli_scheduler.scheduler)
 cli.add_command(cli_scheduler.limits)
 cli.add_command(cli_maintenance.drill)

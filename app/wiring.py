@@ -23,6 +23,7 @@ from agents.director import CouncilSettings, DirectorSettings, build_council_age
 from agents.execution import ExecutionSettings, build_execution_agents
 from agents.quant import PluginConfigError, QuantSettings
 from agents.risk import RiskSettings, build_risk_agent
+from agents.trace import TraceAgent
 from runtime.agent import Agent, AgentRegistry
 from runtime.bus import Bus
 from runtime.clock import Clock, SimClock, WallClock
@@ -139,6 +140,7 @@ def trading_agents(
         build_risk_agent(config.risk),
         build_compliance_agent(config.compliance),
         *build_execution_agents(config.execution, home, capital=capital),
+        TraceAgent(),
     ]
 
 

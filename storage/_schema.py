@@ -125,4 +125,17 @@ MIGRATIONS: list[str] = [
         hash TEXT NOT NULL
     );
     """,
+    # 2: the decision trace (one row per symbol a tick considered)
+    """
+    CREATE TABLE decisions (
+        tick_id TEXT NOT NULL,
+        session TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tick_id, symbol)
+    ) WITHOUT ROWID;
+    CREATE INDEX decisions_symbol ON decisions (symbol, session);
+    CREATE INDEX decisions_session ON decisions (session);
+    """,
 ]

@@ -17,14 +17,22 @@ PRAGMAS = (
 )
 
 
-async def connect(path: Path, *, migrate: bool = True) -> aiosqlite.Connection:
-    """An aiosqlite connection with the project's pragmas, schema migrated to the latest version."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path, isolation_level=None)
+async def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> aiosqlite.Connection:
+    """An aiosqlite connection with the project's pragmas, schema migrated to the latest version.
+
+    ``readonly`` opens an existing ledger for reading beside a running runtime (WAL allows it) and migrates nothing.
+    """
+    if readonly:
+        if not path.exists():
+            raise FileNotFoundError(f"no ledger at {path}")
+        conn = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    for pragma in PRAGMAS:
+    for pragma in PRAGMAS[1:] if readonly else PRAGMAS:
         await conn.execute(pragma)
-    if migrate:
+    if migrate and not readonly:
         await _migrate(conn)
     return conn
 
