@@ -45,6 +45,24 @@ def risk_approved(pack: TradePack | None, risk: Verdicts | None) -> list[tuple[O
     return out
 
 
+NOT_EXAMINED = "not_examined"
+
+
+def not_examined(pack: TradePack | None, approved: list[tuple[OrderIntent, float]]) -> list[Verdict]:
+    """A closing verdict for each intent risk did not approve: already dead, not examined, not a veto.
+
+    It keeps the verdict set complete (every intent of the pack has one), so that execution and the trace never
+    mistake a risk rejection for a missing compliance verdict.
+    """
+    seen = {i.id for i, _ in approved}
+    reason = f"{NOT_EXAMINED}: risk did not approve it"
+    return [
+        Verdict(intent_id=i.id, symbol=i.symbol, approved=False, qty=0.0, reasons=[reason])
+        for i in (pack.intents if pack is not None else [])
+        if i.id not in seen
+    ]
+
+
 class ComplianceAgent(Agent):
     name = "compliance"
     stage = Stage.COMPLIANCE
@@ -76,12 +94,13 @@ class ComplianceAgent(Agent):
             since = datetime.combine(as_of - timedelta(days=s.wash_window_days + 1), time.min, tzinfo=UTC)
             fills = await self.fills.refresh(ctx.ledger, since)
             books = await ctx.ledger.books()
-            verdicts = review(approved, books, view, s, fills, as_of)
+            examined = review(approved, books, view, s, fills, as_of).items
         else:
-            verdicts = Verdicts(agent="compliance")
+            examined = []
+        vetoed = [v for v in examined if not v.approved]
+        verdicts = Verdicts(agent="compliance", items=[*examined, *not_examined(pack, approved)])
         tick.put(COMPLIANCE_VERDICTS, verdicts)
         await ctx.publish(topics.COMPLIANCE_APPROVAL, "verdicts", verdicts, tick_id=tick.id)
-        vetoed = [v for v in verdicts.items if not v.approved]
         self.last_tick = {"last_examined": len(approved), "last_vetoed": len(vetoed)}
         if not approved:
             return
@@ -100,7 +119,7 @@ class ComplianceAgent(Agent):
                         "qty": v.qty,
                         "reasons": v.reasons,
                     }
-                    for v in verdicts.items
+                    for v in examined
                 ],
             },
             tick.id,

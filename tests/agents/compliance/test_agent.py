@@ -62,9 +62,13 @@ async def test_only_what_risk_approved_is_examined(tmp_path: Path, bus_env: str)
         await h.tick(VIEW, [dead, live])
         pack, risk, compliance = outputs(h)
         assert not risk.by_intent()[dead.id].approved
-        assert set(compliance.by_intent()) == {live.id}
+        closing = compliance.by_intent()[dead.id]  # dead already: not examined, and not a veto
+        assert not closing.approved
+        assert closing.reasons == ["not_examined: risk did not approve it"]
+        assert compliance.by_intent()[live.id].approved
         assert final_orders(pack, risk, compliance) == [(live, 100)]
         assert await h.alerts_named("compliance_reject") == []
+        assert (await health_report(h.rt))["agents"]["compliance"]["vetoes_in_window"] == 0
 
 
 async def test_a_wash_trade_is_read_from_the_ledgers_fills(tmp_path: Path, bus_env: str) -> None:
