@@ -122,19 +122,32 @@ class ExecutionAgent(Agent):
                 f"{len(final.fail_closed)} intent(s) without both verdicts: not sent",
                 details={"intents": final.fail_closed},
             )
-        submitted: list[str] = []
+        sendable: list[OrderIntent] = []
         for intent in final.orders:
             if tick.reducing_only and not intent.reduces_exposure:
                 failures[intent.id] = "runtime is REDUCING: only exposure-reducing orders are sent"
-                continue
-            if self._blocked():
-                failures[intent.id] = "not sent: trading is halted or paused"
-                continue
-            coid, status, why = await self._place(intent, tick, view)
-            if coid is not None:
-                submitted.append(coid)
-            if why:
-                failures[intent.id] = f"{status}: {why}"
+            else:
+                sendable.append(intent)
+        submitted: list[str] = []
+        if sendable and not self._blocked():
+            # One durable reservation and one intent map for the tick's orders: fewer fsyncs per order.
+            numbers = await ctx.ledger.reserve_order_numbers(len(sendable))
+            coids = [client_order_id(ctx.env, n) for n in numbers]
+            await self.settlement.remember_intents(
+                ctx, tick.id, {c: i.id for c, i in zip(coids, sendable, strict=True)}
+            )
+            for coid, intent in zip(coids, sendable, strict=True):
+                if self._blocked():
+                    failures[intent.id] = "not sent: trading is halted or paused"
+                    continue
+                status, why = await self._place(coid, intent, tick, view)
+                if status != "not sent":
+                    submitted.append(coid)
+                if why:
+                    failures[intent.id] = f"{status}: {why}"
+            await ctx.record("execution.orders", {"submitted": submitted, "failures": failures}, tick.id)
+        else:
+            failures.update({i.id: "not sent: trading is halted or paused" for i in sendable})
         tick.put(EXECUTION_REPORT, ExecutionReport(submitted=submitted, fills=fills, failures=failures))
 
     def _blocked(self) -> bool:
@@ -157,31 +170,27 @@ class ExecutionAgent(Agent):
             return f"no retry: price moved {moved:.0f} bps from the decision, collar {self.settings.retry_collar_bps:g}"
         return ""
 
-    async def _place(self, intent: OrderIntent, tick: Tick, view: MarketView | None) -> tuple[str | None, str, str]:
-        """Persist, then send (with retries); returns (client order id, final status, why not acknowledged).
+    async def _place(self, coid: str, intent: OrderIntent, tick: Tick, view: MarketView | None) -> tuple[str, str]:
+        """Persist, then send (with retries); returns (final status, why not acknowledged).
 
         The whole life of the order, to its last ledger write, holds the send lock: a halt's cancel-all waits
         for it and then finds the order in its final status, never half-way.
         """
         async with self._send_lock:
             if self._blocked():
-                return None, "not sent", "trading is halted or paused"
+                return "not sent", "trading is halted or paused"
             ctx = self.context
             ledger = ctx.ledger
-            coid = client_order_id(ctx.env, await ledger.next_order_number())
             limit = self._limit(intent)
-            await self.settlement.remember_intent(ledger, coid, intent.id, ctx)
             await ledger.insert_order(
                 Order(coid, intent.symbol, intent.side, intent.qty, self.venues.primary.venue, ctx.clock.now(),
                       status="new", limit_price=limit, tick_id=tick.id, strategy=intent.strategy,
                       priority=intent.priority)
             )  # fmt: skip
             status, errors = await self._send_with_retries(coid, intent, tick, view, limit)
-            if status == "rejected":
-                await ledger.update_order(coid, ts=ctx.clock.now(), status="rejected", reason="; ".join(errors)[:2000])
-            elif status == "cancelled":
-                await ledger.update_order(coid, ts=ctx.clock.now(), status="cancelled", reason="; ".join(errors))
-            return coid, status, "; ".join(errors)
+            if status in ("rejected", "cancelled"):
+                await ledger.update_order(coid, ts=ctx.clock.now(), status=status, reason="; ".join(errors)[:2000])
+            return status, "; ".join(errors)
 
     async def _send_with_retries(
         self, coid: str, intent: OrderIntent, tick: Tick, view: MarketView | None, limit: float | None
@@ -205,7 +214,6 @@ class ExecutionAgent(Agent):
                      "venue": broker.venue, "attempt": attempt + 1, "kind": kind, "detail": detail}  # fmt: skip
             if kind == "acknowledged":
                 await self._succeeded()
-                await ctx.record("execution.order_sent", event, tick.id)
                 return "acknowledged", []
             errors.append(f"{broker.venue} {kind}: {detail}")
             await ctx.record("execution.send_failed", event, tick.id)

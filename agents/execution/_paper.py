@@ -145,7 +145,7 @@ class PaperBroker:
             return self._repeat(existing, order)
         problem = _invalid(order)
         placed = self._new_order(book, order, problem)
-        await self.exchange.store.add_order(placed, next_order=book.next_order + 1)
+        await self.exchange.store.add_order(placed, next_order=book.next_order + 1, last_session=book.last_session)
         book.next_order += 1
         book.orders[placed.client_order_id] = placed
         if problem:
@@ -233,15 +233,14 @@ class PaperBroker:
         book = self.book
         if session is None:
             return
-        newer = book.last_session is None or session > book.last_session
         working = book.working()
-        if not working:
-            if newer:
-                await self.exchange.store.save_session(self.venue, session)
+        if not working:  # the session is kept in memory, saved with the next write (orders stamp it too)
+            if book.last_session is None or session > book.last_session:
                 book.last_session = session
             return
         changes = self._fill_bar(book, working, view, session)
-        if not changes.orders and not newer:
+        if not changes.orders:  # nothing was worked on this bar (all accepted during it): nothing to write
+            book.last_session = changes.last_session
             return
         last_seq = await self.exchange.store.apply_bar(self.venue, changes)
         for order in changes.orders:

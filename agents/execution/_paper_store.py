@@ -238,6 +238,10 @@ class PaperStore:
                 bars=r["bars"],
                 reason=r["reason"],
             )
+        seen = [d for o in book.orders.values() for d in (o.accepted_session, o.last_bar) if d is not None]
+        if book.last_session is not None:
+            seen.append(book.last_session)
+        book.last_session = max(seen) if seen else None
         for r in await self._all("SELECT symbol, qty FROM venue_positions WHERE venue = ? AND qty != 0", (venue,)):
             book.positions[r["symbol"]] = r["qty"]
         last = await self._all("SELECT MAX(seq) AS seq FROM venue_fills WHERE venue = ?", (venue,))
@@ -245,18 +249,18 @@ class PaperStore:
         return book
 
     # -- writes --------------------------------------------------------------------------------------
-    async def add_order(self, order: VenueOrder, *, next_order: int) -> None:
+    async def add_order(self, order: VenueOrder, *, next_order: int, last_session: date | None) -> None:
+        """A new order, the order counter and the last session seen (saved here rather than on every bar)."""
         async with self._transaction() as db:
             await self._write_order(db, order)
-            await db.execute("UPDATE venue_state SET next_order = ? WHERE venue = ?", (next_order, order.venue))
+            await db.execute(
+                "UPDATE venue_state SET next_order = ?, last_session = ? WHERE venue = ?",
+                (next_order, last_session.isoformat() if last_session else None, order.venue),
+            )
 
     async def save_order(self, order: VenueOrder) -> None:
         async with self._transaction() as db:
             await self._write_order(db, order)
-
-    async def save_session(self, venue: str, session: date) -> None:
-        async with self._transaction() as db:
-            await db.execute("UPDATE venue_state SET last_session = ? WHERE venue = ?", (session.isoformat(), venue))
 
     async def apply_bar(self, venue: str, changes: BarChanges) -> int:
         """Write one bar's effects; returns the venue's highest fill sequence number after it."""

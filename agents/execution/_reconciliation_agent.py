@@ -27,8 +27,7 @@ from storage.records import ORDER_OPEN_STATUSES, NavPoint
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "reconciliation"
-DAY_KEY = "day"
+HISTORY_SCAN = 5_000  # NAV points read back at start: more than a session's ticks at a 60 s interval
 
 
 class ReconciliationAgent(Agent):
@@ -43,16 +42,14 @@ class ReconciliationAgent(Agent):
         self.last: PortfolioState | None = None
         self.problems: dict[str, Any] = {}
         self._held: set[str] = set()
-        self._day: dict[str, Any] | None = None
+        self._session: str | None = None
+        self._previous = 0.0
         self._last_nav: float | None = None
 
     async def start(self, ctx: AgentContext) -> None:
         await super().start(ctx)
         await self.venues.start()
-        saved = await ctx.ledger.get_json(NAMESPACE, DAY_KEY)
-        self._day = saved if isinstance(saved, dict) else None
-        last = await ctx.ledger.nav_history(limit=1)
-        self._last_nav = last[-1].nav if last else None
+        self._session = None
         self._held = set((await ctx.ledger.books()).positions)
 
     async def stop(self) -> None:
@@ -157,14 +154,21 @@ class ReconciliationAgent(Agent):
         return marks
 
     async def _previous_nav(self, view: MarketView, initial_capital: float) -> float:
-        """NAV at the end of the previous session (the initial capital before the first one)."""
+        """NAV at the end of the previous session (the initial capital before the first one).
+
+        Kept in memory; on the first tick after a start it is read back from the NAV history, so a new
+        session costs no write of its own.
+        """
         session = view.as_of.isoformat()
-        if self._day is None or self._day.get("session") != session:
-            previous = self._last_nav if self._last_nav is not None else initial_capital
-            self._day = {"session": session, "previous_nav": previous}
-            ctx = self.context
-            await ctx.ledger.put_json(NAMESPACE, DAY_KEY, self._day, ts=ctx.clock.now())
-        return float(self._day["previous_nav"])
+        if self._session != session:
+            if self._session is None:
+                points = await self.context.ledger.nav_history(limit=HISTORY_SCAN)
+                earlier = [p for p in points if p.session < session]
+                self._previous = earlier[-1].nav if earlier else initial_capital
+            else:
+                self._previous = self._last_nav if self._last_nav is not None else initial_capital
+            self._session = session
+        return self._previous
 
     async def _halt(self, mismatch: dict[str, Any], tick_id: str) -> None:
         ctx = self.context

@@ -56,16 +56,19 @@ class Settlement:
         self._intents: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
-    async def remember_intent(self, ledger: Ledger, client_order_id: str, intent_id: str, ctx: AgentContext) -> None:
-        self._intents[client_order_id] = intent_id
-        await ledger.put_json(INTENTS_NAMESPACE, client_order_id, intent_id, ts=ctx.clock.now())
+    async def remember_intents(self, ctx: AgentContext, tick_id: str, intents: dict[str, str]) -> None:
+        """Note which intent each client order id carries: one document per tick (an order row has its tick)."""
+        self._intents.update(intents)
+        await ctx.ledger.put_json(INTENTS_NAMESPACE, tick_id, intents, ts=ctx.clock.now())
 
     async def intent_of(self, ledger: Ledger, client_order_id: str) -> str | None:
         found = self._intents.get(client_order_id)
-        if found is None:
-            value = await ledger.get_json(INTENTS_NAMESPACE, client_order_id)
-            if isinstance(value, str):
-                found = self._intents[client_order_id] = value
+        if found is None:  # after a restart: through the order's tick
+            order = await ledger.order(client_order_id)
+            saved = await ledger.get_json(INTENTS_NAMESPACE, order.tick_id) if order and order.tick_id else None
+            if isinstance(saved, dict):
+                self._intents.update({str(k): str(v) for k, v in saved.items()})
+                found = self._intents.get(client_order_id)
         return found
 
     async def collect(self, ctx: AgentContext, tick_id: str | None) -> list[FillReport]:

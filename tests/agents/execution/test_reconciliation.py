@@ -239,3 +239,23 @@ def test_nav_check_to_the_cent() -> None:
     stale = check_nav(books, [venue], {"AAA": 103.0})  # the ledger was not marked at today's price
     assert not stale.ok
     assert any("cash + sum(qty x price)" in p for p in stale.problems)
+
+
+async def test_day_pnl_is_against_the_previous_session_across_a_restart(tmp_path: Path) -> None:
+    async with desk(tmp_path, traded(), model=COSTS) as d:
+        navs = []
+        for _ in range(2):
+            state = (await d.rt.run_once()).tick.get(PORTFOLIO, PortfolioState)
+            assert state is not None
+            navs.append(state.nav)
+    again = Feeder(DATA, days=[DAYS[1], DAYS[2]])  # restarted mid-session: the same session, then the next
+    async with desk(tmp_path, again, model=COSTS) as d:
+        same = (await d.rt.run_once()).tick.get(PORTFOLIO, PortfolioState)
+        later = (await d.rt.run_once()).tick.get(PORTFOLIO, PortfolioState)
+        assert same is not None
+        assert later is not None
+        assert same.nav == navs[1]  # the same bar is never filled or marked twice
+        assert same.previous_nav == navs[0]
+        assert later.previous_nav == same.nav
+        assert later.day_pnl == pytest.approx(later.nav - same.nav)
+        assert d.rt.state == RuntimeState.RUNNING
