@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-APT_PACKAGES := mosquitto mosquitto-clients
+APT_PACKAGES := mosquitto mosquitto-clients prometheus openssl
 export RUNTIME_OPERATORS ?= $(USER)
 
 .PHONY: run test lint typecheck pytest bench system-deps clean
