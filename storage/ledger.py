@@ -46,15 +46,28 @@ class LedgerError(Exception):
 class Ledger:
     """Async access to ``ledger.sqlite``. Use :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, *, readonly: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.readonly = readonly
         self._lock = asyncio.Lock()
+        # The single writer knows every change: reads of hot documents (books, open orders, kv) are served from
+        # memory until the next write transaction. A reader beside another process's writer never caches.
+        self._generation = 0
+        self._cache: dict[Any, tuple[int, Any]] = {}
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False) -> Self:
         """Open (and migrate) the ledger; ``readonly`` reads an existing one beside its writer."""
-        return cls(await connect(path, readonly=readonly), path)
+        return cls(await connect(path, readonly=readonly), path, readonly=readonly)
+
+    def _cached(self, key: Any) -> Any:
+        hit = self._cache.get(key)
+        return hit[1] if hit is not None and hit[0] == self._generation and not self.readonly else None
+
+    def _remember(self, key: Any, generation: int, value: Any) -> None:
+        if not self.readonly:
+            self._cache[key] = (generation, value)
 
     async def close(self) -> None:
         await self.conn.close()
@@ -63,6 +76,7 @@ class Ledger:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; the lock keeps concurrent coroutines from interleaving theirs."""
         async with self._lock:
+            self._generation += 1
             try:
                 await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
@@ -72,6 +86,7 @@ class Ledger:
                 await asyncio.shield(self._rollback())
                 raise
             await asyncio.shield(self.conn.execute("COMMIT"))
+            self._generation += 1
 
     async def _rollback(self) -> None:
         try:
@@ -281,8 +296,14 @@ class Ledger:
         return rows.order(row) if row else None
 
     async def open_orders(self) -> list[Order]:
+        cached: list[Order] | None = self._cached("open_orders")
+        if cached is not None:
+            return list(cached)
+        generation = self._generation
         found = await self._all(f"SELECT * FROM orders WHERE status IN ({_OPEN}) ORDER BY priority, created_at")
-        return [rows.order(r) for r in found]
+        result = [rows.order(r) for r in found]
+        self._remember("open_orders", generation, result)
+        return list(result)
 
     async def orders(self, *, limit: int = 200, tick_id: str | None = None) -> list[Order]:
         where, params = ("WHERE tick_id = ?", [tick_id]) if tick_id else ("", [])
@@ -340,11 +361,17 @@ class Ledger:
             )
 
     async def books(self) -> Books:
+        """Cash and positions now. Each call returns its own ``positions`` dict (callers may change it)."""
+        cached: Books | None = self._cached("books")
+        if cached is not None:
+            return Books(cached.account, dict(cached.positions))
+        generation = self._generation
         acct = await self._one("SELECT * FROM account WHERE id = 1")
         account = Account(acct["cash"], acct["initial_capital"], acct["commissions"]) if acct else Account(0.0, 0.0)
         found = await self._all("SELECT * FROM positions WHERE qty != 0 ORDER BY symbol")
         positions: dict[str, Position] = {r["symbol"]: rows.position(r) for r in found}
-        return Books(account, positions)
+        self._remember("books", generation, Books(account, positions))
+        return Books(account, dict(positions))
 
     # -- NAV history -----------------------------------------------------------------------------------
     async def record_nav(self, point: NavPoint) -> None:
@@ -420,8 +447,15 @@ class Ledger:
             )
 
     async def get_json(self, namespace: str, key: str) -> Any:
-        row = await self._one("SELECT value FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
-        return json.loads(row["value"]) if row else None
+        """The stored document (a fresh object on every call: callers may change it)."""
+        cache_key = ("kv", namespace, key)
+        raw: str | None = self._cached(cache_key)
+        if raw is None:
+            generation = self._generation
+            row = await self._one("SELECT value FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
+            raw = row["value"] if row else "null"
+            self._remember(cache_key, generation, raw)
+        return json.loads(raw)
 
     # -- audit head and integrity --------------------------------------------------------------------
     async def set_audit_head(self, seq: int, digest: str) -> None:
