@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ class JobContext:
     archive_dir: Path
     ingest: Ingest | None = None
     runtime: Any = None  # the Runtime when in-process (handed to the daily report), else None
+    tz_name: str = "America/New_York"
 
     @property
     def day(self) -> date:
@@ -187,28 +187,26 @@ def rotate_logs() -> str:
 
 
 async def daily_report(ctx: JobContext) -> JobResult:
+    """``ops.report.write_daily_report`` for the session, then its ``daily_report`` alert on the bus.
+
+    The alert goes out through the runtime (audited, published on ``events/alert``), where the alert
+    notifier fans it out to the channels like any other alert.
+    """
     try:
-        writer = importlib.import_module("ops.report").write_daily_report
+        report = importlib.import_module("ops.report")
+        writer, make_alert = report.write_daily_report, report.report_alert
     except (ImportError, AttributeError):
-        return JobResult("skipped", "ops.report.write_daily_report is not available yet: no daily report written")
-    offered: dict[str, Any] = {
-        "home": ctx.target.home,
-        "session": ctx.day,
-        "now": ctx.now,
-        "target": ctx.target,
-        "runtime": ctx.runtime,
-        "ledger": getattr(ctx.runtime, "ledger", None),
-        "clock": ctx.target.clock,
-    }
-    params = inspect.signature(writer).parameters
-    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        kwargs = offered
-    else:
-        kwargs = {k: v for k, v in offered.items() if k in params}
-    result = writer(**kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return JobResult("ok", f"daily report written: {result}", {"report": str(result)})
+        return JobResult("skipped", "ops.report.write_daily_report is not available: no daily report written")
+    ledger = getattr(ctx.runtime, "ledger", None)
+    if ledger is None:
+        return JobResult("skipped", "the daily report needs the runtime's ledger: host the scheduler in the daemon")
+    written = await writer(
+        ctx.target.home, ledger, ctx.day, generated_at=ctx.now, env=getattr(ctx.runtime, "env", ""), tz=ctx.tz_name
+    )
+    alert = make_alert(written, ts=ctx.now)
+    await ctx.target.alert(alert.action, alert.severity, alert.message, dict(alert.details), ctx.actor)
+    paths = {"markdown": str(written.md_path), "json": str(written.json_path)}
+    return JobResult("ok", f"daily report {paths['markdown']} written and dispatched", paths)
 
 
 async def audit_archive(ctx: JobContext) -> JobResult:

@@ -75,6 +75,7 @@ class JobRunner:
         archive_dir: Path,
         ingest: Ingest | None = None,
         runtime: Any = None,
+        tz_name: str = "America/New_York",
         bodies: Mapping[str, JobBody] | None = None,
         stats: SchedulerStats | None = None,
     ) -> None:
@@ -87,6 +88,7 @@ class JobRunner:
         self.archive_dir = archive_dir
         self.ingest = ingest
         self.runtime = runtime
+        self.tz_name = tz_name
         self.bodies = dict(bodies or BODIES)
         self.stats = stats or SchedulerStats()
         self._lock = asyncio.Lock()
@@ -133,6 +135,7 @@ class JobRunner:
             archive_dir=self.archive_dir,
             ingest=self.ingest,
             runtime=self.runtime,
+            tz_name=self.tz_name,
         )
         try:
             result = await body(ctx)

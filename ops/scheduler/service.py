@@ -93,6 +93,7 @@ class Scheduler:
             archive_dir=settings.archive_folder(target.home),
             ingest=ingest,
             runtime=runtime,
+            tz_name=settings.timezone,
             stats=self.stats,
         )
         self._aps: AsyncIOScheduler | None = None

@@ -178,6 +178,12 @@ async def test_every_job_of_a_day_records_its_outcome_and_the_state_it_saw(rig: 
     assert trade.data["preflight"]["ok"] is True
     audited = {line["data"]["run_id"] for line in _audit(rig, "scheduler.job")}
     assert {r.run_id for r in records} <= audited
+    report = next(r for r in records if r.job == "daily_report")
+    assert report.status == "ok", report.message
+    assert report.data["markdown"].endswith("daily-2026-11-24.md")
+    [dispatched] = alerts(rig.rt.home, "daily_report")
+    assert dispatched["severity"] == "info"
+    assert dispatched["message"].startswith("Daily report 2026-11-24")
     archive = next(r for r in records if r.job == "audit_archive")
     assert archive.status == "ok"
     assert archive.data["verified"] is True

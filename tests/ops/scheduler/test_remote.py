@@ -83,3 +83,6 @@ async def test_a_remote_scheduler_does_not_rotate_the_daemons_log(remote: Remote
     assert "rotates its own audit log" in record.message
     archive = await remote.scheduler.run_now("audit_archive")  # archiving beside the live writer is safe
     assert archive.status == "ok"
+    report = await remote.scheduler.run_now("daily_report")
+    assert report.status == "skipped"
+    assert "host the scheduler in the daemon" in report.message
