@@ -9,7 +9,9 @@ metric                                         fed by
 ``runtime_last_tick_timestamp_seconds``        ``events/tick``
 ``portfolio_nav``, ``_cash``,                  retained ``state/portfolio`` (read as a plain dict)
 ``_gross_exposure``, ``_net_exposure``,
-``_gross_exposure_ratio``, ``_positions``
+``_gross_exposure_ratio``, ``_positions``,
+``_day_pnl``, ``_reconciled``,
+``execution_open_orders``
 ``execution_fills_total{side}``                ``execution/fill``
 ``trade_verdicts_total{agent,outcome}``        ``risk/approval``, ``compliance/approval``
 ``trade_rejects_total{agent,rule}``            the rule id before ``:`` in each reject reason
@@ -109,6 +111,11 @@ class OpsMetrics:
         self.net = Gauge("portfolio_net_exposure", "Sum of signed market value of positions", registry=r)
         self.gross_ratio = Gauge("portfolio_gross_exposure_ratio", "Gross exposure / NAV", registry=r)
         self.positions = Gauge("portfolio_positions", "Open positions", registry=r)
+        self.day_pnl = Gauge("portfolio_day_pnl", "P&L since the previous session's close", registry=r)
+        self.reconciled = Gauge(
+            "portfolio_reconciled", "1 when the last reconciliation matched the ledger, 0 on a mismatch", registry=r
+        )
+        self.open_orders = Gauge("execution_open_orders", "Open orders after the last reconciliation", registry=r)
         self.portfolio_updated = Gauge(
             "portfolio_updated_timestamp_seconds", "When the portfolio state was last published", registry=r
         )
@@ -201,16 +208,23 @@ class OpsMetrics:
 
     def _portfolio(self, topic: str, message: Envelope) -> None:
         p = message.payload
-        for gauge, key in ((self.nav, "nav"), (self.cash, "cash"), (self.gross, "gross_exposure")):
+        figures = (
+            (self.nav, "nav"),
+            (self.cash, "cash"),
+            (self.gross, "gross_exposure"),
+            (self.net, "net_exposure"),
+            (self.day_pnl, "day_pnl"),
+            (self.open_orders, "open_orders"),
+        )
+        for gauge, key in figures:
             value = _number(p.get(key))
             if value is not None:
                 gauge.set(value)
-        net = _number(p.get("net_exposure"))
-        if net is not None:
-            self.net.set(net)
         nav, gross = _number(p.get("nav")), _number(p.get("gross_exposure"))
         if nav and gross is not None:
             self.gross_ratio.set(gross / nav)
+        if isinstance(p.get("reconciled"), bool):
+            self.reconciled.set(1.0 if p["reconciled"] else 0.0)
         positions = p.get("positions")
         count = len(positions) if isinstance(positions, Mapping | list) else _number(positions)
         if count is not None:

@@ -3,7 +3,7 @@
 Written as ``<home>/reports/daily-YYYY-MM-DD.md`` and ``.json`` and dispatched to the alert channels::
 
     written = await write_daily_report(home, ledger, session_date, generated_at=clock.now(), env=env,
-                                       portfolio_state=retained_portfolio, notifier=notifier)
+                                       bus=rt.bus, notifier=notifier)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ops.report._model import (
     TransitionLine,
 )
 from ops.report._render import render_markdown
-from ops.report._write import WrittenReport, report_alert, report_paths, write_daily_report
+from ops.report._write import WrittenReport, report_alert, report_paths, retained_portfolio, write_daily_report
 
 __all__ = [
     "AlertLine",
@@ -52,6 +52,7 @@ __all__ = [
     "render_markdown",
     "report_alert",
     "report_paths",
+    "retained_portfolio",
     "sectors_from_portfolio",
     "session_closes",
     "write_daily_report",

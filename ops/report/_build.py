@@ -298,15 +298,20 @@ def read_audit_lines(lines: Iterable[bytes | str]) -> tuple[list[dict[str, Any]]
 
 
 def sectors_from_portfolio(payload: Mapping[str, Any] | None) -> dict[str, str]:
-    """Sectors from a portfolio state payload: ``sectors: {symbol: sector}`` or ``positions.<sym>.sector``."""
+    """Sectors from the retained portfolio state: its ``positions`` (a list of ``{symbol, sector, ...}``, as
+    ``agents.execution`` publishes them, or a ``{symbol: {sector}}`` mapping) and an optional ``sectors`` map."""
     if not payload:
         return {}
     found: dict[str, str] = {}
     positions = payload.get("positions")
+    items: Iterable[tuple[Any, Any]] = ()
     if isinstance(positions, Mapping):
-        for symbol, position in positions.items():
-            if isinstance(position, Mapping) and isinstance(position.get("sector"), str):
-                found[str(symbol)] = position["sector"]
+        items = positions.items()
+    elif isinstance(positions, list):
+        items = ((p.get("symbol"), p) for p in positions if isinstance(p, Mapping))
+    for symbol, position in items:
+        if symbol and isinstance(position, Mapping) and isinstance(position.get("sector"), str):
+            found[str(symbol)] = position["sector"]
     sectors = payload.get("sectors")
     if isinstance(sectors, Mapping):
         found.update({str(k): str(v) for k, v in sectors.items()})

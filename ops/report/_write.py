@@ -13,6 +13,8 @@ from ops.alerts import DAILY_REPORT, REPORT_JSON, REPORT_MARKDOWN, REPORT_NAME, 
 from ops.report._build import KV, PNL_KEY, TZ, build_daily_report, iter_lines, read_audit_lines, sectors_from_portfolio
 from ops.report._model import DailyReport
 from ops.report._render import render_markdown
+from runtime import topics
+from runtime.bus import Bus
 from runtime.messages import new_id
 from runtime.payloads import Alert
 from storage.artifacts import write_json_atomic
@@ -81,6 +83,7 @@ async def write_daily_report(
     env: str = "",
     sectors: dict[str, str] | None = None,
     portfolio_state: dict[str, Any] | None = None,
+    bus: Bus | None = None,
     audit_path: Path | None = None,
     notifier: Notifier | None = None,
     tz: str = TZ,
@@ -94,10 +97,13 @@ async def write_daily_report(
         ledger: The runtime's ledger.
         session_date: The NYSE session reported on.
         generated_at: When (the runtime's clock).
-        sectors: ``symbol -> sector``; else taken from ``portfolio_state`` (the retained ``state/portfolio``).
+        sectors: ``symbol -> sector``; else taken from ``portfolio_state`` (the retained ``state/portfolio``
+            payload), else read from ``bus`` (that retained message); names without one are "Unclassified".
         audit_path: The audit log (default ``<home>/audit/runtime_events.jsonl``).
         notifier: Sends the report to the alert channels as a ``daily_report`` info alert.
     """
+    if sectors is None and portfolio_state is None and bus is not None:
+        portfolio_state = await retained_portfolio(bus)
     path = audit_path or home / AUDIT_FILE
     records, unreadable = await asyncio.to_thread(lambda: read_audit_lines(iter_lines(path)))
     report = await build_daily_report(
@@ -120,6 +126,19 @@ async def write_daily_report(
         dispatched = await notifier.notify(report_alert(written, ts=generated_at), env=env or None)
         written = WrittenReport(report, markdown, md_path, json_path, dispatched=dispatched)
     return written
+
+
+async def retained_portfolio(bus: Bus, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The retained ``state/portfolio`` payload, or None when there is none within ``timeout`` seconds."""
+    async with bus.subscribe(topics.STATE_PORTFOLIO) as sub:
+        wait = getattr(bus, "wait_subscribed", None)
+        if wait is not None:
+            await wait(sub)
+        try:
+            delivery = await sub.get(timeout=timeout)
+        except TimeoutError:
+            return None
+    return dict(delivery.envelope.payload)
 
 
 async def _keep_snapshot(ledger: Ledger, report: DailyReport, ts: datetime) -> None:

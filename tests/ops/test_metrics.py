@@ -13,12 +13,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import agents.types  # noqa: F401 - registers the agents' payload types
+from agents.execution import PORTFOLIO_TYPE, portfolio_state
 from ops.metrics import LedgerCollector, OpsMetrics, SessionCollector, rule_of
 from runtime import topics
 from runtime.bus import Delivery, MemoryBus
 from runtime.messages import Envelope, make, new_id
 from storage.ledger import Ledger
-from storage.records import Order
+from storage.records import Account, Books, Order, Position
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
@@ -88,29 +89,59 @@ def test_an_approval_is_not_a_reject(ops: OpsMetrics, registry: CollectorRegistr
     assert _value(registry, "trade_verdicts_total", agent="risk", outcome="approved") == 1
 
 
+def _portfolio(*, problems: list[str] | None = None, previous_nav: float | None = 1_040_000.0) -> dict[str, Any]:
+    """The payload ``agents.execution`` publishes on ``state/portfolio``, made by its own function."""
+    books = Books(
+        Account(cash=250_000.0, initial_capital=1_000_000.0, commissions=12.0),
+        {
+            "AAPL": Position("AAPL", 2_000, 150.0, last_price=200.0),
+            "MSFT": Position("MSFT", 1_000, 300.0, last_price=400.0),
+            "IBM": Position("IBM", -500, 100.0, last_price=120.0),
+        },
+    )
+    state = portfolio_state(
+        books,
+        sector_of=lambda symbol: "Technology",
+        as_of=T0.date(),
+        ts=T0,
+        tick_id="r:1",
+        previous_nav=previous_nav,
+        open_orders=2,
+        problems=problems,
+    )
+    return state.model_dump(mode="json")
+
+
 def test_portfolio_state_feeds_nav_and_exposure(ops: OpsMetrics, registry: CollectorRegistry) -> None:
-    payload = {
-        "nav": 1_050_000.0,
-        "cash": 250_000.0,
-        "gross_exposure": 900_000.0,
-        "net_exposure": 700_000.0,
-        "positions": {"AAPL": {}, "MSFT": {}, "IBM": {}},
-    }
-    _see(ops, topics.STATE_PORTFOLIO, _msg("portfolio.state", payload))
-    assert _value(registry, "portfolio_nav") == 1_050_000.0
+    payload = _portfolio()
+    _see(ops, topics.STATE_PORTFOLIO, _msg(PORTFOLIO_TYPE, payload))
+    nav = 250_000 + 400_000 + 400_000 - 60_000
+    assert payload["nav"] == nav
+    assert _value(registry, "portfolio_nav") == nav
     assert _value(registry, "portfolio_cash") == 250_000.0
-    assert _value(registry, "portfolio_gross_exposure") == 900_000.0
-    assert _value(registry, "portfolio_net_exposure") == 700_000.0
-    assert _value(registry, "portfolio_gross_exposure_ratio") == pytest.approx(900_000 / 1_050_000)
+    assert _value(registry, "portfolio_gross_exposure") == 860_000.0
+    assert _value(registry, "portfolio_net_exposure") == 740_000.0
+    assert _value(registry, "portfolio_gross_exposure_ratio") == pytest.approx(860_000 / nav)
     assert _value(registry, "portfolio_positions") == 3
+    assert _value(registry, "portfolio_day_pnl") == nav - 1_040_000.0
+    assert _value(registry, "portfolio_reconciled") == 1
+    assert _value(registry, "execution_open_orders") == 2
     assert _value(registry, "portfolio_updated_timestamp_seconds") == T0.timestamp()
 
 
+def test_a_reconciliation_mismatch_shows(ops: OpsMetrics, registry: CollectorRegistry) -> None:
+    _see(ops, topics.STATE_PORTFOLIO, _msg(PORTFOLIO_TYPE, _portfolio(problems=["cash differs by 10.00"])))
+    assert _value(registry, "portfolio_reconciled") == 0
+
+
 def test_a_bad_portfolio_figure_is_ignored_not_believed(ops: OpsMetrics, registry: CollectorRegistry) -> None:
-    _see(ops, topics.STATE_PORTFOLIO, _msg("portfolio.state", {"nav": 100.0, "gross_exposure": 50.0}))
-    _see(ops, topics.STATE_PORTFOLIO, _msg("portfolio.state", {"nav": "lots", "gross_exposure": float("nan")}))
-    assert _value(registry, "portfolio_nav") == 100.0
-    assert _value(registry, "portfolio_gross_exposure") == 50.0
+    _see(ops, topics.STATE_PORTFOLIO, _msg(PORTFOLIO_TYPE, _portfolio()))
+    nav = _value(registry, "portfolio_nav")
+    # over MQTT the edge would refuse this; in-process a consumer must still not believe it
+    bad = Envelope(source="x", type=PORTFOLIO_TYPE, payload={"nav": "lots", "gross_exposure": float("nan")})
+    _see(ops, topics.STATE_PORTFOLIO, bad)
+    assert _value(registry, "portfolio_nav") == nav
+    assert _value(registry, "portfolio_gross_exposure") == 860_000.0
 
 
 def test_an_unreadable_message_is_counted_and_skipped(ops: OpsMetrics, registry: CollectorRegistry) -> None:
@@ -192,7 +223,7 @@ async def _drained(bus: MemoryBus) -> None:
 
 
 async def test_the_bus_reader_feeds_the_figures(bus: MemoryBus, registry: CollectorRegistry) -> None:
-    retained = make("portfolio.state", {"nav": 10.0, "gross_exposure": 5.0}, source="execution", env="test")
+    retained = make(PORTFOLIO_TYPE, _portfolio(), source="execution", env="test")
     await bus.publish(topics.STATE_PORTFOLIO, retained, retain=True)  # before the reader: retained comes first
     ops = OpsMetrics(registry, calendar=None)
     await ops.start(bus)
@@ -209,7 +240,7 @@ async def test_the_bus_reader_feeds_the_figures(bus: MemoryBus, registry: Collec
         await bus.publish(topics.RISK_APPROVAL, _verdicts("risk", [{"approved": False, "reasons": ["var: 3%"]}]))
         await bus.publish("unrelated/topic", _msg("tick", tick))
         await _drained(bus)
-        assert _value(registry, "portfolio_nav") == 10.0
+        assert _value(registry, "portfolio_nav") == 990_000.0
         assert _value(registry, "runtime_last_tick_timestamp_seconds") == T0.timestamp()
         assert _value(registry, "trade_rejects_total", agent="risk", rule="var") == 1
     finally:

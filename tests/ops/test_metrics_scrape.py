@@ -20,6 +20,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
 import agents.types  # noqa: F401 - registers the agents' payload types
+from agents.execution import PORTFOLIO_TYPE, portfolio_state
 from ops.alerts import AlertSettings, Notifier
 from ops.metrics import MetricsServer, MetricsServerError, MetricsSettings, OpsMetrics
 from runtime import topics
@@ -28,7 +29,7 @@ from runtime.clock import SimClock
 from runtime.messages import new_id
 from runtime.runtime import Runtime
 from runtime.settings import ConfigError, CoreSettings, RuntimeSettings, load
-from storage.records import Order
+from storage.records import Account, Books, Order, Position
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 New York, in session
 RUNBOOK_NAMES = ("runtime_bus_depth", "agent_tick_duration_seconds")
@@ -85,8 +86,17 @@ class MarketAgent(Agent):
             "ts": T0.isoformat(),
         }
         await ctx.publish(topics.EXECUTION_FILL, "execution.fill", fill, tick_id=tick.id)
-        portfolio = {"nav": 1_000_000.0, "cash": 800_000.0, "gross_exposure": 200_000.0, "net_exposure": 150_000.0}
-        await ctx.publish(topics.STATE_PORTFOLIO, "portfolio.state", portfolio, retain=True)
+        books = Books(Account(800_000.0, 1_000_000.0), {"AAPL": Position("AAPL", 1_000, 190.0, last_price=200.0)})
+        portfolio = portfolio_state(
+            books,
+            sector_of=lambda s: "Technology",
+            as_of=None,
+            ts=T0,
+            tick_id=tick.id,
+            previous_nav=None,
+            open_orders=1,
+        )
+        await ctx.publish(topics.STATE_PORTFOLIO, PORTFOLIO_TYPE, portfolio, retain=True)
         feedback = {"as_of": "2026-11-24", "weights": {"technical": 0.5, "macro": 0.5}}
         await ctx.publish(topics.STRATEGY_FEEDBACK, "strategy.feedback", feedback, tick_id=tick.id)
 

@@ -11,20 +11,25 @@ from typing import Any
 
 import pytest
 
+from agents.execution import PORTFOLIO_TYPE, portfolio_state
 from ops.alerts import AlertSettings, Notifier
 from ops.report import (
     build_daily_report,
     read_audit_lines,
     render_markdown,
     report_paths,
+    retained_portfolio,
     sectors_from_portfolio,
     session_closes,
     write_daily_report,
 )
+from runtime import topics
+from runtime.bus import MemoryBus
 from runtime.clock import SimClock
+from runtime.messages import make, new_id
 from storage.audit import AuditLog
 from storage.ledger import Ledger
-from storage.records import Fill, Incident, NavPoint, Order
+from storage.records import Account, Books, Fill, Incident, NavPoint, Order, Position
 from tests.ops.alerts.receivers import HttpReceiver, SmtpReceiver
 
 DAY = date(2026, 11, 24)
@@ -294,10 +299,43 @@ def test_session_closes_take_each_sessions_last_point() -> None:
     assert closes[DAY].nav == 2.0
 
 
+def _published_portfolio(ts: datetime) -> dict[str, Any]:
+    """What agents.execution publishes on state/portfolio, made by its own function."""
+    books = Books(
+        Account(978_796.0, 1_000_000.0, 4.0),
+        {"AAPL": Position("AAPL", 60, 150.0, 800.0, 165.0), "IBM": Position("IBM", -20, 100.0, 0.0, 110.0)},
+    )
+    sectors = {"AAPL": "Technology", "IBM": "Services"}
+    state = portfolio_state(
+        books, sector_of=sectors.__getitem__, as_of=DAY, ts=ts, tick_id=None, previous_nav=None, open_orders=0
+    )
+    return state.model_dump(mode="json")
+
+
 def test_sectors_from_the_portfolio_state() -> None:
+    assert sectors_from_portfolio(_published_portfolio(AT_1630)) == {"AAPL": "Technology", "IBM": "Services"}
     state = {"positions": {"AAPL": {"qty": 1, "sector": "Technology"}, "XOM": {"qty": 2}}, "sectors": {"XOM": "Energy"}}
     assert sectors_from_portfolio(state) == {"AAPL": "Technology", "XOM": "Energy"}
     assert sectors_from_portfolio(None) == {}
+
+
+async def test_sectors_come_from_the_retained_portfolio_on_the_bus(tmp_path: Path, ledger: Ledger) -> None:
+    bus = MemoryBus(f"memory://report-{new_id()}", "test")
+    await bus.start()
+    try:
+        state = make(PORTFOLIO_TYPE, _published_portfolio(AT_1630), source="reconciliation")
+        await bus.publish(topics.STATE_PORTFOLIO, state, retain=True)
+        written = await write_daily_report(tmp_path / "home", ledger, DAY, generated_at=AT_1630, bus=bus)
+        empty = MemoryBus(f"memory://report-{new_id()}", "test")
+        await empty.start()
+        try:
+            assert await retained_portfolio(empty, timeout=0.05) is None
+        finally:
+            await empty.close()
+    finally:
+        await bus.close()
+    sectors = {line.symbol: line.sector for line in written.report.exposures.by_name}
+    assert sectors == {"AAPL": "Technology", "IBM": "Services", "MSFT": "Unclassified"}
 
 
 async def test_a_year_of_minute_points_is_read_quickly(tmp_path: Path) -> None:
