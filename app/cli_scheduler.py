@@ -17,7 +17,6 @@ from app.cli_common import Obj, daemon_online, default_operator, echo_json, fail
 from app.wiring import build_runtime
 from ops.scheduler import (
     JOB_NAMES,
-    InProcessTarget,
     RemoteTarget,
     RunRecord,
     Scheduler,
@@ -28,6 +27,7 @@ from ops.scheduler import (
     default_limits,
     job_specs,
     plan_sessions,
+    scheduler_for,
 )
 from ops.scheduler.limits import KEY, NAMESPACE, parse_baseline
 from runtime.bus import BusError, create_bus
@@ -80,7 +80,7 @@ async def _scheduling(obj: Obj, *, serve_control: bool) -> AsyncIterator[Schedul
     try:
         if control is not None:
             await control.start()
-        yield Scheduler(InProcessTarget(rt), settings, runtime=rt)
+        yield scheduler_for(rt, settings)
     finally:
         if control is not None:
             await control.stop()

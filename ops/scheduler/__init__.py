@@ -13,7 +13,7 @@ from ops.scheduler.plan import JOB_NAMES, Anchor, JobKind, JobSpec, PlannedRun, 
 from ops.scheduler.preflight import GateCheck, GateResult, PreflightGate
 from ops.scheduler.runner import JobRunner, SchedulerStats
 from ops.scheduler.runs import JobResult, RunRecord
-from ops.scheduler.service import Scheduler, attach_scheduler, job_specs
+from ops.scheduler.service import Scheduler, attach_scheduler, discover_data, job_specs, scheduler_for
 from ops.scheduler.settings import SchedulerSettings
 from ops.scheduler.simulate import drive
 from ops.scheduler.target import InProcessTarget, JobTarget, RemoteTarget, TargetError
@@ -54,10 +54,12 @@ __all__ = [
     "compare",
     "default_jobs",
     "default_limits",
+    "discover_data",
     "drive",
     "job_specs",
     "plan_days",
     "plan_sessions",
     "provider_ingest",
+    "scheduler_for",
     "standard_checks",
 ]

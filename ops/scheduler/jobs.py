@@ -179,11 +179,11 @@ def rotate_logs() -> str:
     if not callable(hook):
         return "no log rotation hook (ops.logging.rotate_logs): the log handlers rotate on their own schedule"
     try:
-        hook()
+        rotated = hook()
     except Exception as exc:  # a log-rotation problem never fails the closure of the books
         log.exception("log rotation hook failed")
         return f"log rotation failed: {exc}"
-    return "logs rotated"
+    return f"logs rotated ({rotated})" if rotated is not None else "no log file configured (LOG_DIR): nothing rotated"
 
 
 async def daily_report(ctx: JobContext) -> JobResult:

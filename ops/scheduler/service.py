@@ -26,6 +26,7 @@ from agents.data import DataProvider
 from ops.scheduler import limits as lim
 from ops.scheduler.calendar import CalendarError, TradingCalendar
 from ops.scheduler.health import CheckResult, HealthSop, Sleep, standard_checks
+from ops.scheduler.ingest import provider_ingest
 from ops.scheduler.jobs import Ingest
 from ops.scheduler.plan import Anchor, JobSpec, PlannedRun, default_jobs, plan_days, spec_named
 from ops.scheduler.preflight import PreflightGate
@@ -33,6 +34,7 @@ from ops.scheduler.runner import JobRunner, SchedulerStats
 from ops.scheduler.runs import RunRecord
 from ops.scheduler.settings import SchedulerSettings
 from ops.scheduler.target import InProcessTarget, JobTarget
+from runtime.agent import Stage
 from runtime.runtime import Runtime
 from runtime.settings import load
 
@@ -248,23 +250,55 @@ class Scheduler:
         return CheckResult("scheduler", not problems, "; ".join(problems) or "planner and calendar ok", data)
 
 
+def discover_data(runtime: Runtime) -> tuple[list[DataProvider], Ingest | None]:
+    """The data-stage agents' provider stacks, and an 08:15 ingestion through the first one for its symbols.
+
+    An agent qualifies by having a ``provider`` (a :class:`~agents.data.DataProvider`) and ``symbols``; fetching
+    through the agent's own provider object warms the cache its 09:30 tick reads.
+    """
+    providers: list[DataProvider] = []
+    ingest: Ingest | None = None
+    for agent in runtime.registry.by_stage(Stage.DATA):
+        provider = getattr(agent, "provider", None)
+        if isinstance(provider, DataProvider):
+            providers.append(provider)
+            symbols = getattr(agent, "symbols", None)
+            if ingest is None and symbols:
+                ingest = provider_ingest(provider, list(symbols))
+    return providers, ingest
+
+
+def scheduler_for(
+    runtime: Runtime,
+    settings: SchedulerSettings | None = None,
+    *,
+    providers: Callable[[], Sequence[DataProvider]] | None = None,
+    limits: lim.LimitsSource = lim.default_limits,
+    ingest: Ingest | None = None,
+) -> Scheduler:
+    """A scheduler on a started runtime in this process; providers and ingestion found on its data agents
+    unless given."""
+    found, found_ingest = discover_data(runtime)
+    return Scheduler(
+        InProcessTarget(runtime),
+        settings or load(SchedulerSettings),
+        providers=providers if providers is not None else (lambda: found),
+        limits=limits,
+        ingest=ingest or found_ingest,
+        runtime=runtime,
+    )
+
+
 async def attach_scheduler(
     runtime: Runtime,
     settings: SchedulerSettings | None = None,
     *,
-    providers: Callable[[], Sequence[DataProvider]] = tuple,
+    providers: Callable[[], Sequence[DataProvider]] | None = None,
     limits: lim.LimitsSource = lim.default_limits,
     ingest: Ingest | None = None,
 ) -> Scheduler:
     """Host the scheduler inside a started runtime (the daemon): returns it started; ``await stop()`` it
     before stopping the runtime."""
-    scheduler = Scheduler(
-        InProcessTarget(runtime),
-        settings or load(SchedulerSettings),
-        providers=providers,
-        limits=limits,
-        ingest=ingest,
-        runtime=runtime,
-    )
+    scheduler = scheduler_for(runtime, settings, providers=providers, limits=limits, ingest=ingest)
     await scheduler.start()
     return scheduler
