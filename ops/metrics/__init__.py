@@ -13,12 +13,13 @@ The daemon wires them as::
 from __future__ import annotations
 
 from ops.metrics._collectors import LedgerCollector, SessionCollector
-from ops.metrics._ops import JOB_OUTCOMES, TOPICS, OpsMetrics, rule_of
+from ops.metrics._ops import JOB_OUTCOMES, NOT_JUDGED, TOPICS, OpsMetrics, rule_of
 from ops.metrics._server import MetricsServer, MetricsServerError
 from ops.metrics._settings import MetricsSettings
 
 __all__ = [
     "JOB_OUTCOMES",
+    "NOT_JUDGED",
     "TOPICS",
     "LedgerCollector",
     "MetricsServer",

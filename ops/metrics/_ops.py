@@ -60,6 +60,9 @@ TOPICS = (
     AGENT_STATE,
 )
 JOB_OUTCOMES = ("ok", "skipped", "refused", "failed", "error")
+# Verdicts that close an intent without judging it (compliance's "not_examined" for what risk already
+# refused): counted as their own outcome, never as a reject, or every risk reject would count twice.
+NOT_JUDGED = frozenset({"not_examined"})
 ALIVE = frozenset({"starting", "ok", "safe"})
 # A label value taken from a message must stay a short identifier: free text would explode the series.
 _LABEL = re.compile(r"^[A-Za-z0-9_.\-]{1,48}$")
@@ -241,9 +244,13 @@ class OpsMetrics:
             if item.get("approved"):
                 self.verdicts.labels(agent=agent, outcome="approved").inc()
                 continue
-            self.verdicts.labels(agent=agent, outcome="rejected").inc()
             reasons = item.get("reasons") or ["unspecified"]
-            for rule in {rule_of(str(reason)) for reason in reasons}:
+            rules = {rule_of(str(reason)) for reason in reasons}
+            if rules <= NOT_JUDGED:
+                self.verdicts.labels(agent=agent, outcome="not_examined").inc()
+                continue
+            self.verdicts.labels(agent=agent, outcome="rejected").inc()
+            for rule in rules - NOT_JUDGED:
                 self.rejects.labels(agent=agent, rule=rule).inc()
 
     def _snapshot(self, topic: str, message: Envelope) -> None:

@@ -177,16 +177,26 @@ def _session_day(ts: datetime, zone: ZoneInfo) -> date:
     return ts.astimezone(zone).date()
 
 
-def _rules(details: Mapping[str, Any]) -> list[str]:
-    """Rule ids an alert names: ``details.rule``, ``details.rules`` or the ids of ``details.reasons``."""
-    found: list[str] = []
-    if isinstance(details.get("rule"), str):
-        found.append(details["rule"])
-    for key in ("rules", "reasons"):
-        values = details.get(key)
-        if isinstance(values, list):
-            found += [str(v).split(":", 1)[0].strip() for v in values if str(v).strip()]
-    return sorted(set(found))
+def _rule_ids(reasons: Any) -> set[str]:
+    if not isinstance(reasons, list):
+        return set()
+    return {str(r).split(":", 1)[0].strip() for r in reasons if str(r).strip()}
+
+
+def _rules(details: Mapping[str, Any]) -> Counter[str]:
+    """Rejects by rule id an alert reports, one per rejected intent and rule.
+
+    Reads what the agents put in their alerts: ``rejected`` (risk) or ``vetoes`` (compliance), lists of
+    ``{..., "reasons": ["rule: detail", ...]}``.
+    """
+    found: Counter[str] = Counter()
+    for key in ("rejected", "vetoes"):
+        items = details.get(key)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, Mapping):
+                    found.update(_rule_ids(item.get("reasons")))
+    return found
 
 
 def breaches(
@@ -215,8 +225,7 @@ def breaches(
             by_action[action] += 1
             by_severity[severity] += 1
             details = data.get("details")
-            for rule in _rules(details if isinstance(details, Mapping) else {}):
-                by_rule[rule] += 1
+            by_rule.update(_rules(details if isinstance(details, Mapping) else {}))
             alerts.append(
                 AlertLine(
                     ts=ts,

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 import agents.types  # noqa: F401 - registers the agents' payload types
 from agents.execution import PORTFOLIO_TYPE, portfolio_state
-from ops.metrics import LedgerCollector, OpsMetrics, SessionCollector, rule_of
+from ops.metrics import NOT_JUDGED, LedgerCollector, OpsMetrics, SessionCollector, rule_of
 from runtime import topics
 from runtime.bus import Delivery, MemoryBus
 from runtime.messages import Envelope, make, new_id
@@ -81,6 +81,17 @@ def test_rejects_are_counted_by_agent_and_rule(ops: OpsMetrics, registry: Collec
     assert _value(registry, "trade_rejects_total", agent="risk", rule="unspecified") == 1
     assert _value(registry, "trade_rejects_total", agent="compliance", rule="wash_trade") == 1
     assert _value(registry, "trade_rejects_total", agent="compliance", rule="single_name") is None
+
+
+def test_a_verdict_compliance_did_not_examine_is_not_a_reject(ops: OpsMetrics, registry: CollectorRegistry) -> None:
+    from agents.compliance._agent import NOT_EXAMINED  # the reason compliance gives; kept in step here
+
+    assert NOT_EXAMINED in NOT_JUDGED
+    reason = f"{NOT_EXAMINED}: risk did not approve it"
+    _see(ops, topics.COMPLIANCE_APPROVAL, _verdicts("compliance", [{"approved": False, "reasons": [reason]}]))
+    assert _value(registry, "trade_verdicts_total", agent="compliance", outcome="not_examined") == 1
+    assert _value(registry, "trade_verdicts_total", agent="compliance", outcome="rejected") is None
+    assert _value(registry, "trade_rejects_total", agent="compliance", rule=NOT_EXAMINED) is None
 
 
 def test_an_approval_is_not_a_reject(ops: OpsMetrics, registry: CollectorRegistry) -> None:

@@ -108,14 +108,14 @@ def craft_audit(home: Path) -> Path:
                     "source": "risk", "details": details}  # fmt: skip
 
         log.append("alert.raised", alert("risk_reject", "warning", "yesterday's reject"), actor="risk")
+        rejected = [  # as the risk agent details a risk_reject alert
+            {"intent_id": "i1", "symbol": "AAPL", "reasons": ["single_name: 12% > 10%", "collar: 6%"]},
+            {"intent_id": "i2", "symbol": "MSFT", "reasons": ["single_name: 11% > 10%"]},
+        ]
+        log.append("alert.raised", alert("risk_reject", "warning", "AAPL rejected", rejected=rejected), actor="risk")
         log.append(
             "alert.raised",
-            alert("risk_reject", "warning", "AAPL rejected", reasons=["single_name: 12% > 10%", "collar: 6%"]),
-            actor="risk",
-        )
-        log.append(
-            "alert.raised",
-            alert("compliance_reject", "warning", "XYZ restricted", rule="restricted_list"),
+            alert("compliance_reject", "warning", "XYZ restricted", vetoes=[{"reasons": ["restricted_list: XYZ"]}]),
             actor="compliance",
         )
         log.append("runtime.transition", {"from": "RUNNING", "to": "HALTED", "reason": "kill switch"}, actor="risk")
@@ -182,7 +182,7 @@ async def test_breaches_of_the_session_in_new_york_time(ledger: Ledger, audit_pa
     b = (await _build(ledger, audit_path)).breaches
     assert b.alerts_by_action == {"compliance_reject": 1, "risk_alert": 1, "risk_reject": 1, "runtime_kill_switch": 1}
     assert b.alerts_by_severity == {"critical": 1, "warning": 3}
-    assert b.rejects_by_rule == {"collar": 1, "restricted_list": 1, "single_name": 1}
+    assert b.rejects_by_rule == {"collar": 1, "restricted_list": 1, "single_name": 2}
     assert [a.message for a in b.alerts][:3] == ["AAPL rejected", "XYZ restricted", "HALTED | drawdown"]
     assert "yesterday's reject" not in [a.message for a in b.alerts]
     assert [(t.from_state, t.to_state, t.actor) for t in b.transitions] == [("RUNNING", "HALTED", "risk")]
@@ -212,7 +212,7 @@ async def test_markdown(ledger: Ledger, audit_path: Path) -> None:
     assert "| Realised P&L, cumulative | +800.00 |" in md
     assert "| MSFT | Technology | 50 | 290.00 | 14,500.00 | 1.39% | -500.00 |" in md
     assert "| 11:00:00 | CRITICAL | runtime_kill_switch | HALTED \\| drawdown |" in md  # escaped pipe
-    assert "Rejects by rule: collar x1, restricted_list x1, single_name x1." in md
+    assert "Rejects by rule: collar x1, restricted_list x1, single_name x2." in md
     assert "| 11:00:00 | RUNNING | HALTED | kill switch | risk |" in md
     assert "| INC-TODAY | 2026-11-24 11:00 | risk.kill_switch | reason of INC-TODAY | OPEN |" in md
     assert "1 audit line(s) could not be read" in md
