@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +78,24 @@ def test_limits_approve_is_roster_checked_and_show_reports_changes(home: Path) -
     assert code == 1
     [change] = json.loads(out)["changes"]
     assert (change["path"], change["new"], change["change"]) == ("risk.max_gross_leverage", 1.5, "changed")
+
+
+def test_scheduler_run_starts_and_stops_cleanly_on_sigterm(home: Path) -> None:
+    env = {**os.environ, **ENV}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--home", str(home), "scheduler", "run"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "scheduler on in-process runtime: XNYS in America/New_York" in first
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "scheduler stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
