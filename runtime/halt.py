@@ -106,6 +106,7 @@ class KillSwitch:
             f"HALTED by kill switch ({source}): {reason} [incident {incident.id}]{severity_note}",
             details={"incident_id": incident.id, "source": source, "metrics": metrics},
         )
+        await rt.flush_audit_head()
         return incident
 
     async def _safe_states(self, *, reason: str) -> dict[str, SafeState]:

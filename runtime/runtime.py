@@ -78,6 +78,8 @@ class Runtime:
         self._state_lock = asyncio.Lock()
         self._tick_lock = asyncio.Lock()
         self._tick_seq = 0
+        self._audit_head: tuple[int, str] | None = None
+        self._audit_head_saved: tuple[int, str] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
         self.lock = HomeLock(core.home)
@@ -149,6 +151,7 @@ class Runtime:
         await self.heartbeats.publish_all(status="stopped")
         await self.bus.publish(topics.STATE_CONNECTION, presence(self, online=False), retain=True)
         await self.audit("runtime.stopped", {"state": self.state.value}, SYSTEM)
+        await self.flush_audit_head()
         if self._own_bus:
             await self.bus.close()
         if self.ledger is not None:
@@ -221,6 +224,7 @@ class Runtime:
         await self._broadcast(self.record, previous=previous)
         data = {"from": previous, "to": to.value, "reason": reason, "incident_id": done.incident_id, "seq": done.seq}
         await self.audit("runtime.transition", data, actor)
+        await self.flush_audit_head()
         return self.record
 
     async def _broadcast(self, record: StateRecord, *, previous: str) -> None:
@@ -316,6 +320,7 @@ class Runtime:
                 "approver": request.approver,
             }
         await self.audit("control.refused", data, operator or "unknown")
+        await self.flush_audit_head()
         raise Refused(verb, reason)
 
     async def open_incident(self) -> Incident | None:
@@ -370,6 +375,7 @@ class Runtime:
                 await self.audit(
                     "tick.aborted", {"reason": outcome.reason, "agent": outcome.failed_agent}, SYSTEM, tick.id
                 )
+            await self.flush_audit_head()
             return outcome
 
     async def run_loop(
@@ -404,7 +410,7 @@ class Runtime:
         if self.audit_log is None:
             raise RuntimeError("the runtime is not started")
         record = await asyncio.to_thread(self.audit_log.append, event, data, actor=actor, tick_id=tick_id)
-        await self.books.set_audit_head(record.seq, record.hash)
+        self._audit_head = (record.seq, record.hash)
         live = AuditEvent(seq=record.seq, event=event, actor=actor, ts=datetime.fromisoformat(record.ts), data=data)
         try:
             await self.bus.publish(
@@ -414,6 +420,17 @@ class Runtime:
             )
         except Exception:  # the file is the record; the live copy is best effort
             log.debug("audit broadcast failed", exc_info=True)
+
+    async def flush_audit_head(self) -> None:
+        """Record the audit log's head in the ledger (after each tick, transition, refusal and halt).
+
+        The log may run ahead of the recorded head (a crash in between), never behind: ``audit verify`` checks
+        that the log still holds the recorded head, which catches lines cut from its end.
+        """
+        head = self._audit_head
+        if head is not None and head != self._audit_head_saved and self.ledger is not None:
+            await self.ledger.set_audit_head(*head)
+            self._audit_head_saved = head
 
     async def alert(
         self,
