@@ -80,6 +80,9 @@ def load_config(*, home: Path | None = None, bus: str | None = None, env: str | 
         "compliance": section(ComplianceSettings),
         "execution": section(ExecutionSettings),
     }
+    core, rt = parts["core"], parts["runtime"]
+    if isinstance(core, CoreSettings) and isinstance(rt, RuntimeSettings) and not rt.durable and core.env == "live":
+        problems.append("RUNTIME_DURABLE: cannot be false in the live environment (every write must be fsync'd)")
     if problems:
         raise ConfigError("; ".join(problems))
     return AppConfig(**parts)  # type: ignore[arg-type]

@@ -108,9 +108,14 @@ class Runtime:
         self.lock.release()
 
     async def _start(self) -> None:
-        self.ledger = await Ledger.open(self.home / "ledger.sqlite")
+        durable = self.settings.durable
+        self.ledger = await Ledger.open(self.home / "ledger.sqlite", durable=durable)
         self.audit_log = AuditLog(
-            self.home / "audit" / "runtime_events.jsonl", run_id=self.run_id, env=self.env, clock=self.clock.now
+            self.home / "audit" / "runtime_events.jsonl",
+            run_id=self.run_id,
+            env=self.env,
+            clock=self.clock.now,
+            durable=durable,
         )
         if self._own_bus or not self.bus.connected:
             await self.bus.start()

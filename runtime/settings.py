@@ -84,6 +84,10 @@ class RuntimeSettings(BaseSettings):
     stage_deadline: float = Field(default=10.0, gt=0, description="Seconds a pipeline stage may take")
     safe_state_timeout: float = Field(default=5.0, gt=0, description="Seconds agents get to reach safe state")
     heartbeat_interval: float = Field(default=5.0, gt=0, description="Seconds between agent heartbeats")
+    durable: bool = Field(
+        default=True,
+        description="fsync every audit line and SQLite commit; false only for throwaway homes (backtests, tests)",
+    )
     extra_agents: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="More agents to host, as module:Class (comma-separated)"
     )

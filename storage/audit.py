@@ -195,8 +195,11 @@ class AuditLog:
         clock: Returns an aware datetime for ``ts``; defaults to the UTC wall clock.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, run_id: str, env: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, run_id: str, env: str, clock: Clock | None = None, durable: bool = True
+    ) -> None:
         self.path = Path(path)
+        self.durable = durable  # False only for throwaway runs (backtests): lines are written but not fsync'd
         self.run_id = run_id
         self.env = env
         self._clock: Clock = clock or _utc_now
@@ -272,7 +275,8 @@ class AuditLog:
             record, line = encode_record(body)
             try:
                 write_all(fd, line)
-                os.fsync(fd)
+                if self.durable:
+                    os.fsync(fd)
             except OSError as exc:
                 self._failed = f"a write failed ({exc}); the file may end with a torn line"
                 raise

@@ -17,10 +17,14 @@ PRAGMAS = (
 )
 
 
-async def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> aiosqlite.Connection:
+async def connect(
+    path: Path, *, migrate: bool = True, readonly: bool = False, durable: bool = True
+) -> aiosqlite.Connection:
     """An aiosqlite connection with the project's pragmas, schema migrated to the latest version.
 
     ``readonly`` opens an existing ledger for reading beside a running runtime (WAL allows it) and migrates nothing.
+    ``durable=False`` (``synchronous=OFF``) is for throwaway ledgers only: backtests and replays on scratch homes,
+    which are recomputed rather than recovered after a crash. Live ledgers are always ``synchronous=FULL``.
     """
     if readonly:
         if not path.exists():
@@ -32,6 +36,8 @@ async def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -
     conn.row_factory = sqlite3.Row
     for pragma in PRAGMAS[1:] if readonly else PRAGMAS:
         await conn.execute(pragma)
+    if not durable:
+        await conn.execute("PRAGMA synchronous=OFF")
     if migrate and not readonly:
         await _migrate(conn)
     return conn

@@ -57,9 +57,10 @@ class Ledger:
         self._cache: dict[Any, tuple[int, Any]] = {}
 
     @classmethod
-    async def open(cls, path: Path, *, readonly: bool = False) -> Self:
-        """Open (and migrate) the ledger; ``readonly`` reads an existing one beside its writer."""
-        return cls(await connect(path, readonly=readonly), path, readonly=readonly)
+    async def open(cls, path: Path, *, readonly: bool = False, durable: bool = True) -> Self:
+        """Open (and migrate) the ledger; ``readonly`` reads an existing one beside its writer; ``durable=False``
+        only for throwaway runs (see :func:`storage.db.connect`)."""
+        return cls(await connect(path, readonly=readonly, durable=durable), path, readonly=readonly)
 
     def _cached(self, key: Any) -> Any:
         hit = self._cache.get(key)
