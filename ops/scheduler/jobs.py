@@ -21,6 +21,7 @@ from ops.scheduler.plan import RUNBOOK_STAGES, PlannedRun
 from ops.scheduler.preflight import PreflightGate
 from ops.scheduler.runs import JobResult
 from ops.scheduler.target import JobTarget, TargetError
+from runtime.payloads import Severity
 from storage.artifacts import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class JobContext:
     def day(self) -> date:
         return self.run.day
 
-    async def alert(self, action: str, severity: Any, message: str, **details: Any) -> None:
+    async def alert(self, action: str, severity: Severity, message: str, **details: Any) -> None:
         await self.target.alert(action, severity, message, details, self.actor)
 
 

@@ -35,6 +35,7 @@ from ops.scheduler.plan import JobKind, PlannedRun
 from ops.scheduler.preflight import PreflightGate
 from ops.scheduler.runs import JobResult, RunRecord
 from ops.scheduler.target import JobTarget
+from runtime.payloads import Severity
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,19 @@ class SchedulerStats:
     misses: Counter[str] = field(default_factory=Counter)  # job -> count
     last: dict[str, RunRecord] = field(default_factory=dict)
     listeners: list[RunListener] = field(default_factory=list)
+
+    def feed(self, metrics: Any) -> None:
+        """Count every run in an ``ops.metrics`` recorder: ``record_job_run(job, outcome)`` and
+        ``record_job_miss(job)`` (``scheduler_job_runs`` / ``scheduler_job_misses``). A run the pre-flight
+        gate blocked is counted as ``refused``, that recorder's name for it."""
+
+        def listener(record: RunRecord) -> None:
+            if record.status == "missed":
+                metrics.record_job_miss(record.job)
+            else:
+                metrics.record_job_run(record.job, "refused" if record.status == "blocked" else record.status)
+
+        self.listeners.append(listener)
 
     def record(self, record: RunRecord) -> None:
         self.runs[(record.job, record.status)] += 1
@@ -196,7 +210,7 @@ class JobRunner:
         log.info("%s: %s - %s", key, record.status, record.message)
         return record
 
-    async def _safe_alert(self, action: str, severity: Any, message: str, key: str) -> None:
+    async def _safe_alert(self, action: str, severity: Severity, message: str, key: str) -> None:
         try:
             await self.target.alert(action, severity, message, {"run": key}, self.actor)
         except Exception:
