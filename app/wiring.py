@@ -199,6 +199,13 @@ class Replay:
     def sessions(self) -> list[date]:
         return self.data.sessions(self.start, self.end)
 
+    async def pending_sessions(self) -> list[date]:
+        """The sessions still to run: a replay restarted on the same home resumes after the last session whose
+        tick completed (its NAV is recorded); a session cut short by a crash is run again, under the same id."""
+        history = await self.runtime.books.nav_history(limit=1)
+        done = date.fromisoformat(history[-1].session) if history else None
+        return [s for s in self.sessions() if done is None or s > done]
+
     async def run(
         self,
         *,
@@ -206,8 +213,9 @@ class Replay:
         stop: asyncio.Event | None = None,
         on_tick: Callable[[TickOutcome], Awaitable[None] | None] | None = None,
     ) -> int:
-        """Tick once per session (the runtime must be started: that preloads the data)."""
-        return await replay(self.runtime, self.clock, self.sessions(), speed=speed, stop=stop, on_tick=on_tick)
+        """Tick once per pending session (the runtime must be started: that preloads the data)."""
+        sessions = await self.pending_sessions()
+        return await replay(self.runtime, self.clock, sessions, speed=speed, stop=stop, on_tick=on_tick)
 
 
 def build_replay(

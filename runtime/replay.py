@@ -1,6 +1,6 @@
 """Driving the runtime over historical sessions on a simulated clock (replay, drills, backtests).
 
-One tick per session, after its close. ``speed`` is sessions per second of wall time (``None``: as fast as
+One tick per session, after its close, keyed by the session date (a re-run after a crash is the same tick). ``speed`` is sessions per second of wall time (``None``: as fast as
 the pipeline goes). The clock only moves forward, so nothing can read a later session's data.
 """
 
@@ -41,7 +41,7 @@ async def replay(
         when = session_time(session)
         if when > clock.now():
             clock.set(when)
-        outcome = await runtime.run_once()
+        outcome = await runtime.run_once(key=session.isoformat())
         count += 1
         if on_tick is not None:
             result = on_tick(outcome)

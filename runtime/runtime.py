@@ -339,13 +339,18 @@ class Runtime:
         return await self.kill_switch.trip(source=source, reason=reason, metrics=metrics or {}, actor=actor)
 
     # -- ticks ---------------------------------------------------------------------------------------
-    async def run_once(self) -> TickOutcome:
-        """Run one tick now (or say why not). Ticks never overlap."""
+    async def run_once(self, key: str | None = None) -> TickOutcome:
+        """Run one tick now (or say why not). Ticks never overlap.
+
+        ``key`` names the tick for what it is, e.g. the session it trades (``2026-11-24``): a tick re-run after a
+        crash then has the same id, so agents recognise work already done (orders already sent). Without a key
+        the id is ``<run id>:<seq>``.
+        """
         async with self._tick_lock:
             self._tick_seq += 1
             now = self.clock.now()
             tick = Tick(
-                id=f"{self.run_id}:{self._tick_seq}",
+                id=f"{self.env}:{key}" if key else f"{self.run_id}:{self._tick_seq}",
                 seq=self._tick_seq,
                 ts=now,
                 reducing_only=self.state == RuntimeState.REDUCING,
