@@ -52,7 +52,7 @@ def test_json_lines_parse_and_carry_run_id_and_env(tmp_path: Path) -> None:
     console = io.StringIO()
     configure_logging(_settings(tmp_path), run_id="run-1", env="paper", stream=console)
     logging.getLogger("agenthedge.test").info("hello %s", "world", extra={"order": "T-000001"})
-    logging.getLogger("httpx").warning("a third-party library line")  # not our logger: still stamped
+    logging.getLogger("thirdparty.lib").warning("a third-party library line")  # not ours: still stamped
     _flush()
     lines = _lines(tmp_path / "logs" / LOG_FILE)
     assert [line["message"] for line in lines] == ["hello world", "a third-party library line"]
@@ -62,7 +62,7 @@ def test_json_lines_parse_and_carry_run_id_and_env(tmp_path: Path) -> None:
     assert first["level"] == "INFO"
     assert first["logger"] == "agenthedge.test"
     assert first["order"] == "T-000001"
-    assert second["logger"] == "httpx"
+    assert second["logger"] == "thirdparty.lib"
     assert second["level"] == "WARNING"
     stamp = datetime.fromisoformat(first["timestamp"])
     assert stamp.utcoffset() == timedelta(0)
