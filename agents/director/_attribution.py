@@ -16,6 +16,8 @@ from typing import Any
 from agents.types import FillReport, OrderIntent
 
 _EPS = 1e-9
+NOBODY = "(unattributed)"
+"""The share of a position nobody voted for (never a plug-in name: parentheses cannot be in a topic segment)."""
 
 
 def supporter_shares(intent: OrderIntent) -> dict[str, float]:
@@ -60,13 +62,14 @@ def attribute_fill(
 
     def credit(amount: float, to: dict[str, float]) -> None:
         nonlocal unattributed
-        if not to:
-            unattributed += amount
-            return
-        for p, s in to.items():
-            out[p] = out.get(p, 0.0) + amount * s
+        for p, s in (to or {NOBODY: 1.0}).items():
+            if p == NOBODY:
+                unattributed += amount * s
+            else:
+                out[p] = out.get(p, 0.0) + amount * s
 
-    credit(-fill.commission, shares)
+    if fill.commission:
+        credit(-fill.commission, shares)
     dq = fill.qty if fill.side == "buy" else -fill.qty
     remaining = dq
     if book.qty != 0 and (book.qty > 0) != (dq > 0):
@@ -80,6 +83,6 @@ def attribute_fill(
     if abs(remaining) > _EPS:
         new_qty = book.qty + remaining
         book.avg_cost = (book.avg_cost * abs(book.qty) + fill.price * abs(remaining)) / abs(new_qty)
-        book.shares = _blend(book.shares, abs(book.qty), shares, abs(remaining))
+        book.shares = _blend(book.shares or {NOBODY: 1.0}, abs(book.qty), shares or {NOBODY: 1.0}, abs(remaining))
         book.qty = new_qty
     return out, unattributed

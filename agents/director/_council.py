@@ -56,7 +56,8 @@ class StrategyCouncilAgent(Agent):
             return
         directive = tick.get(DIRECTIVE, Directive) or default_directive(view)
         proposals: list[Proposal] = tick.outputs.get(PROPOSALS, [])
-        members = sorted(set(self.plugins) | {p.plugin for p in proposals})
+        avoided = set(directive.avoid_signals)  # whole plug-ins silenced by a data-quality issue: no weight today
+        members = sorted((set(self.plugins) | {p.plugin for p in proposals}) - avoided)
         weights = self.tracker.weights_for(members)
         council = build_consensus(proposals, weights, directive, self.settings)
         prices = view_prices(view)

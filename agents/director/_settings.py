@@ -75,7 +75,7 @@ class CouncilSettings(BaseSettings):
         default=0.0, ge=0, le=1, description="A held position is closed when its consensus falls to this or below"
     )
     risk_per_name: float = Field(
-        default=0.002, gt=0, description="Daily volatility budget per name at full consensus, fraction of NAV"
+        default=0.004, gt=0, description="Daily volatility budget per name at full consensus, fraction of NAV"
     )
     max_weight: float = Field(default=0.08, gt=0, le=1, description="Largest weight of one name, fraction of NAV")
     vol_lookback: int = Field(default=20, ge=2, description="Sessions of returns for each name's realised volatility")

@@ -8,7 +8,6 @@ small on purpose: the agents under test are the real ones, on a real bus and a r
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -41,7 +40,6 @@ from storage.ledger import Ledger
 from storage.records import Fill, NavPoint, Order
 
 CAPITAL = 1_000_000.0
-_ids = itertools.count()
 
 
 def at_close(day: date) -> datetime:
@@ -178,7 +176,7 @@ class FillAgent(Agent):
                 Order(coid, intent.symbol, intent.side, intent.qty, "test", tick.ts, tick_id=tick.id)
             )
             fill = Fill(
-                "test", f"x{next(_ids)}", coid, tick.ts, intent.symbol, intent.side, intent.qty, intent.ref_price, 1.0
+                "test", f"x-{coid}", coid, tick.ts, intent.symbol, intent.side, intent.qty, intent.ref_price, 1.0
             )
             await ledger.apply_fill(fill)
             fills.append(
