@@ -109,7 +109,8 @@ def test_cash_plus_positions_equals_nav_at_every_session(replays: tuple[Path, Pa
     fills = sorted(books["fills"], key=lambda f: (f["ts"], f["trade_id"]))
     navs = books["nav_history"]
     assert [p["session"] for p in navs] == sorted(closes), "one NAV point per session"
-    cash, qty, i = capital, defaultdict(float), 0
+    cash, i = capital, 0
+    qty: dict[str, float] = defaultdict(float)
     for point in navs:
         while i < len(fills) and fills[i]["ts"][:10] <= point["session"]:
             f = fills[i]
