@@ -111,6 +111,7 @@ class AlertBook:
         self._records: dict[str, AlertRecord] = {}
         self._aliases: dict[str, str] = {}
         self._open: dict[str, str] = {}  # fingerprint -> id of the open record
+        self._dirty: set[str] = set()
         self._lock = asyncio.Lock()
 
     # -- loading and saving --------------------------------------------------------------------------
@@ -132,7 +133,17 @@ class AlertBook:
         if record.status == "open":
             self._open[record.fingerprint] = record.id
 
+    async def flush(self, now: datetime) -> int:
+        """Write the records whose repeat counts changed since the last flush; returns how many."""
+        async with self._lock:
+            dirty = [self._records[i] for i in sorted(self._dirty) if i in self._records]
+            self._dirty.clear()
+            for record in dirty:
+                await self._save(record, now)
+        return len(dirty)
+
     async def _save(self, record: AlertRecord, now: datetime, *, index_changed: bool = False) -> None:
+        self._dirty.discard(record.id)
         if self.ledger is None:
             return
         await self.ledger.put_json(NAMESPACE, f"alert:{record.id}", record.model_dump(mode="json"), ts=now)
@@ -177,7 +188,12 @@ class AlertBook:
                     existing.needs_ack, existing.watch_since = True, alert.ts  # the escalation clock starts now
                 existing.aliases = [*existing.aliases, alert.id][-MAX_ALIASES:]
                 self._aliases[alert.id] = existing.id
-                await self._save(existing, now, index_changed=was_watched != existing.watched)
+                if was_watched != existing.watched:
+                    await self._save(existing, now, index_changed=True)
+                else:
+                    # a repeat only adds to a count: written by flush(), so an alert storm costs the shared
+                    # ledger one write per condition, not one per alert
+                    self._dirty.add(existing.id)
                 return existing, False
             record = AlertRecord(
                 id=alert.id,
@@ -270,7 +286,11 @@ class AlertBook:
 
     def prune(self, now: datetime) -> int:
         """Forget records nobody watches that were last seen longer than ``keep`` ago (they stay in the ledger)."""
-        old = [r for r in self._records.values() if not r.watched and now - r.last_seen > self.keep]
+        old = [
+            r
+            for r in self._records.values()
+            if not r.watched and now - r.last_seen > self.keep and r.id not in self._dirty
+        ]
         for record in old:
             del self._records[record.id]
             if self._open.get(record.fingerprint) == record.id:

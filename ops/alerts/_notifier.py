@@ -171,6 +171,11 @@ class Notifier:
         if self._sub is not None:
             await self._sub.close()
             self._sub = None
+        if self.book is not None:
+            try:
+                await self.book.flush(self.clock.now())
+            except Exception:  # counts of repeats are lost at worst; the stop goes on
+                log.exception("could not write the alert book")
         await asyncio.gather(*(w.stop(drain) for w in self.workers))
 
     async def __aenter__(self) -> Self:
@@ -307,6 +312,7 @@ class Notifier:
                 await self._dispatch(note)
             else:
                 self.metrics.suppressed.labels(reason="below_severity").inc()
+        await self.book.flush(now)
         self.book.prune(now)
         self._gauge()
 

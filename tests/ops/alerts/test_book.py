@@ -83,6 +83,20 @@ async def test_repeats_fold_into_one_record_and_any_id_acknowledges_it(ledger: L
     assert later.id != first.id
 
 
+async def test_repeats_are_written_in_batches(ledger: Ledger) -> None:
+    book = _book(ledger)
+    first = _alert()
+    await book.record(first, T0)
+    for n in range(1, 20):  # a storm of the same condition
+        await book.record(_alert(at=T0 + n * MIN), T0 + n * MIN)
+    stored = await ledger.get_json("alerts", f"alert:{first.id}")
+    assert stored["count"] == 1  # not one write per repeat
+    assert await book.flush(T0 + 20 * MIN) == 1
+    stored = await ledger.get_json("alerts", f"alert:{first.id}")
+    assert stored["count"] == 20
+    assert await book.flush(T0 + 21 * MIN) == 0
+
+
 async def test_acknowledging_is_idempotent_and_persisted(ledger: Ledger) -> None:
     audit = AuditTrail()
     book = _book(ledger, audit)
