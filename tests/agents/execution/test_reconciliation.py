@@ -13,8 +13,10 @@ from agents.execution import (
     PORTFOLIO,
     BrokerAccount,
     BrokerOrder,
+    BrokerUnavailable,
     FillModel,
     OrderRequest,
+    PaperBroker,
     PortfolioState,
     check_nav,
     resolve_order,
@@ -23,7 +25,18 @@ from runtime import topics
 from runtime.bus import Subscription
 from runtime.state import RuntimeState
 from storage.records import Account, Books, Fill, Order, Position
-from tests.agents.execution._helpers import DAYS, Desk, Feeder, alerts, desk, intent, market, next_alert, settings
+from tests.agents.execution._helpers import (
+    DAYS,
+    Desk,
+    Feeder,
+    alerts,
+    desk,
+    exchange,
+    intent,
+    market,
+    next_alert,
+    settings,
+)
 
 DATA = market("AAA", "BBB")  # AAA: Tech, opens 100 + i, closes 101 + i; BBB: Energy, opens 200 + i, closes 201 + i
 COSTS = FillModel(slippage_bps=10, commission_per_share=0.005, min_commission=1.0)
@@ -258,4 +271,45 @@ async def test_day_pnl_is_against_the_previous_session_across_a_restart(tmp_path
         assert same.previous_nav == navs[0]
         assert later.previous_nav == same.nav
         assert later.day_pnl == pytest.approx(later.nav - same.nav)
+        assert d.rt.state == RuntimeState.RUNNING
+
+
+async def test_partial_fills_reconcile_while_the_rest_works(tmp_path: Path) -> None:
+    feeder = Feeder(market("AAA", volume=1_000.0))
+    feeder.plan[0] = [intent("big", "AAA", "buy", 250, 101.0)]  # 10% of 1,000 a bar: 100, 100, 50
+    async with desk(tmp_path, feeder, model=FillModel.no_costs(participation=0.1)) as d:
+        await d.rt.run_once()
+        await d.rt.run_once()
+        order = await d.rt.books.order("AH-test-00000001")
+        assert order is not None
+        assert (order.status, order.filled_qty) == ("partially_filled", 100)
+        state = d.reconciliation.last
+        assert state is not None
+        assert (state.open_orders, state.reconciled) == (1, True)
+        await d.rt.run_once()
+        await d.rt.run_once()
+        order = await d.rt.books.order("AH-test-00000001")
+        assert order is not None
+        assert (order.status, order.filled_qty, order.avg_fill_price) == (
+            "filled",
+            250,
+            (100 * 101 + 100 * 102 + 50 * 103) / 250,
+        )
+        assert [f.qty for f in await d.rt.books.fills()] == [100, 100, 50]
+        assert d.rt.state == RuntimeState.RUNNING
+
+
+async def test_a_venue_that_does_not_answer_is_an_alert_not_a_halt(tmp_path: Path) -> None:
+    ex = exchange(tmp_path)
+
+    class Silent(PaperBroker):
+        async def account(self) -> BrokerAccount:
+            raise BrokerUnavailable(self.venue, "connection refused")
+
+    async with desk(tmp_path, Feeder(DATA), brokers=(Silent(ex, "PAPER-A"), PaperBroker(ex, "PAPER-B"))) as d:
+        sub = alerts(d.rt)
+        outcome = await d.rt.run_once()
+        alert = await next_alert(sub, "reconciliation_incomplete")
+        assert "connection refused" in alert.message
+        assert outcome.status == "completed"
         assert d.rt.state == RuntimeState.RUNNING
