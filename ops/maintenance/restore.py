@@ -22,7 +22,8 @@ from ops.maintenance.backup import LEDGER, MANIFEST, MaintenanceError, check_fil
 from runtime.lock import HomeLock
 from storage.audit import AUDIT_FILE, verify
 
-_LIVE = (LEDGER, f"{LEDGER}-wal", f"{LEDGER}-shm", "audit", "incidents")
+_LIVE = ("audit", "incidents")
+_SIDECARS = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass
@@ -53,8 +54,10 @@ def restore_home(source: Path, home: Path, *, now: datetime, force: bool = False
     lock = HomeLock(home)
     lock.acquire("restore")
     try:
-        live = [home / name for name in _LIVE if (home / name).exists()]
-        live += [p for p in home.glob("*.sqlite") if p not in live and p.name in manifest["databases"]]
+        # every database of the backup with its journal files: a stale -wal beside a restored file would be
+        # replayed into it by SQLite on the next open
+        candidates = [*_LIVE, *(f"{db}{suffix}" for db in manifest["databases"] for suffix in _SIDECARS)]
+        live = [home / name for name in dict.fromkeys(candidates) if (home / name).exists()]
         aside: Path | None = None
         if live:
             if not force:

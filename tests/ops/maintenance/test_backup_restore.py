@@ -140,11 +140,15 @@ async def test_restore_refuses_a_live_home_without_force_and_moves_it_aside_with
     await rt.stop()
     with pytest.raises(MaintenanceError, match="refusing to overwrite a live home"):
         restore_home(tmp_path / "b", rt.home, now=clock.now())
+    (rt.home / "ledger.sqlite-wal").write_bytes(b"stale journal of the old ledger")
     later = clock.now() + timedelta(hours=1)
     restored = restore_home(tmp_path / "b", rt.home, now=later, force=True)
     assert restored.ok, restored.problems
+    assert not (rt.home / "ledger.sqlite-wal").exists()  # never replayed into the restored ledger
     assert restored.moved_aside == rt.home / f"pre-restore-{later:%Y%m%dT%H%M%S}"
     assert (restored.moved_aside / "ledger.sqlite").exists()
+    assert (restored.moved_aside / "ledger.sqlite-wal").exists()
+    assert (restored.moved_aside / "paper_broker.sqlite").exists()
     assert (restored.moved_aside / "audit" / "runtime_events.jsonl").exists()
 
 
