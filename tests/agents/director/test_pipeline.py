@@ -5,10 +5,8 @@ survives a restart, REDUCING is honoured, the reference SMA cross holds fixed lo
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,53 +20,13 @@ from agents.director import (
     sma_cross_agents,
 )
 from agents.market import MarketData
-from agents.quant import QuantSettings
 from agents.types import TRADE_PACK, Directive, Feedback, TradePack
 from runtime import topics
 from runtime.agent import Agent, AgentRegistry
-from runtime.clock import SimClock
-from runtime.messages import new_id
-from runtime.runtime import Runtime
-from runtime.settings import CoreSettings, RuntimeSettings
 from runtime.state import RuntimeState
-from tests.agents.director._harness import FeedAgent, FillAgent, NavAgent, VerdictAgent
+from tests.agents.director._harness import FeedAgent, FillAgent, NavAgent
+from tests.agents.director._pipeline import make_runtime, run, sessions, stack
 from tests.agents.quant._market import crafted_market, trend_path
-
-
-def make_runtime(home: Path, agents: Sequence[Agent], bus: str | None = None) -> Runtime:
-    return Runtime(
-        CoreSettings(home=home, bus=bus or f"memory://{new_id()}", env="test"),
-        RuntimeSettings(),
-        AgentRegistry(list(agents)),
-        clock=SimClock(datetime(2018, 1, 2, tzinfo=UTC)),
-    )
-
-
-def sessions(data: MarketData, start: date, n: int) -> list[date]:
-    return [d for d in data.dates if d >= start][:n]
-
-
-async def run(rt: Runtime, ticks: int) -> list[TradePack]:
-    packs = []
-    for _ in range(ticks):
-        outcome = await rt.run_once()
-        assert outcome.status == "completed", outcome.reason
-        pack = outcome.tick.get(TRADE_PACK, TradePack)
-        assert pack is not None
-        packs.append(pack)
-    return packs
-
-
-def stack(data: MarketData, days: list[date], **kw: Any) -> list[Agent]:
-    council = CouncilSettings(**kw.pop("council", {}))
-    reject = kw.pop("reject", ())
-    return [
-        FeedAgent(data, days, **kw),
-        *build_council_agents(council, QuantSettings()),
-        VerdictAgent("compliance", reject),
-        FillAgent(),
-        NavAgent(),
-    ]
 
 
 async def test_the_council_trades_on_the_demo_market_and_explains_every_symbol(
