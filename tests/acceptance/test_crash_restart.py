@@ -41,7 +41,7 @@ def _child(home: Path, out: int) -> None:
             load_config(home=home), start=START, end=END, data_path=DATA, symbols=SYMBOLS, adjust=True
         )
         for agent in replay.runtime.registry:
-            agent.on_tick = _reporting(agent.on_tick, out)  # type: ignore[method-assign]
+            agent.on_tick = _reporting(agent.on_tick, out)  # type: ignore[method-assign,assignment]
         await replay.runtime.start()
         os.write(out, b"s")
         await replay.run()
