@@ -264,7 +264,7 @@ class PaperBroker:
             if order.last_bar is not None and session <= order.last_bar:
                 continue  # this bar was already worked
             bar = view.last(order.symbol)
-            if bar is None or math.isnan(bar.close):
+            if bar is None:
                 continue
             quote = fill_for_bar(
                 side=order.side,
