@@ -102,7 +102,7 @@ class StrategyCouncilAgent(Agent):
         if not w.symbols:
             return {}
         vol = daily_vol(w.values, n, floor=self.settings.vol_floor)
-        ok = w.has(min(n + 1, 3))
+        ok = w.has(max(n // 2, 5) + 1)  # too short a history has no volatility worth sizing on
         return {s: float(v) for s, v, good in zip(w.symbols, vol, ok, strict=True) if bool(good) and np.isfinite(v)}
 
     def health(self) -> AgentHealth:

@@ -143,7 +143,10 @@ def _decide(
         if c.consensus < 0 and not s.allow_short:
             no_trade[plan.symbol] = f"{c.describe()}: negative, and shorts are not allowed"
             return False
-    plan.vol = max(vol if vol is not None and math.isfinite(vol) else s.vol_floor, s.vol_floor)
+    if vol is None or not math.isfinite(vol):
+        no_trade[plan.symbol] = f"{c.describe()}: too little history to estimate its volatility"
+        return False
+    plan.vol = max(vol, s.vol_floor)
     size = min(abs(c.consensus) * s.risk_per_name / plan.vol, s.max_weight)
     plan.target = math.copysign(size, c.consensus)
     capped = " (capped)" if size >= s.max_weight - _EPS else ""

@@ -25,7 +25,7 @@ def real_market() -> MarketData:
 
 async def test_the_default_council_trades_real_prices_on_technicals_alone(tmp_path: Path) -> None:
     data = real_market()
-    days = [d for d in data.dates if date(2003, 1, 2) <= d][:250]
+    days = [d for d in data.dates if date(2003, 1, 2) <= d][:120]
     rt = make_runtime(tmp_path / "home", stack(data, days))
     async with rt:
         packs = await run(rt, len(days))
@@ -43,7 +43,7 @@ async def test_the_default_council_trades_real_prices_on_technicals_alone(tmp_pa
 
 async def test_the_reference_sma_cross_trades_real_aapl(tmp_path: Path) -> None:
     data = real_market()
-    days = [d for d in data.dates if date(2004, 1, 2) <= d][:250]
+    days = [d for d in data.dates if date(2004, 1, 2) <= d][:150]
     agents: list[Agent] = [FeedAgent(data, days), *sma_cross_agents(10, 30, 100), FillAgent(), NavAgent()]
     rt = make_runtime(tmp_path / "home", agents)
     async with rt:

@@ -196,3 +196,9 @@ def test_determinism_same_inputs_same_pack() -> None:
     second = pack(list(reversed(proposals)), prices=dict(reversed(list(prices.items()))), held={"B": 100})
     assert first == second
     assert first.model_dump_json() == second.model_dump_json()
+
+
+def test_no_volatility_estimate_no_new_position() -> None:
+    p = pack(two("NEW", 0.9), prices={"NEW": 10.0}, vols={})
+    assert p.intents == []
+    assert "too little history to estimate its volatility" in p.no_trade["NEW"]

@@ -17,8 +17,11 @@ DEMO_START = date(2017, 1, 2)
 DEMO_END = date(2019, 12, 31)
 
 
-async def demo_market(start: date = DEMO_START, end: date = DEMO_END, seed: int = 7) -> MarketData:
-    """Everything the demo provider has between ``start`` and ``end``: bars, fundamentals, news, macro."""
+async def demo_market(
+    start: date = DEMO_START, end: date = DEMO_END, seed: int = 7, *, news_from: date | None = None
+) -> MarketData:
+    """Everything the demo provider has between ``start`` and ``end``: bars, fundamentals, news (from
+    ``news_from`` if given: generating headlines is the slow part), macro."""
     provider = DemoProvider(seed)
     symbols = [s.symbol for s in provider.universe]
     bars = await provider.bars(symbols, start, end)
@@ -29,7 +32,7 @@ async def demo_market(start: date = DEMO_START, end: date = DEMO_END, seed: int 
             if not fundamentals[symbol] or fundamentals[symbol][-1].asof != snap.asof:
                 fundamentals[symbol].append(snap)
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    since = datetime.combine(start - timedelta(days=10), time.min, tzinfo=UTC)
+    since = datetime.combine((news_from or start) - timedelta(days=10), time.min, tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
     news = await provider.headlines(symbols, since, until)
     macro = await provider.macro(["rates", "inflation", "unemployment"], date(start.year - 2, 1, 1), end)
