@@ -20,7 +20,7 @@ from agents.quant import QuantSettings
 from runtime.agent import Agent
 from tests.agents.director._harness import FeedAgent, FillAgent, NavAgent
 from tests.agents.director._pipeline import make_runtime, run
-from tests.agents.quant import _market
+from tests.agents.quant._market import demo_market
 
 MINE = ("director", "quant.technical", "quant.fundamental", "quant.sentiment", "quant.macro", "council", "feedback")
 
@@ -31,12 +31,7 @@ def wide_market(n: int = 100) -> MarketData:
         dataclasses.replace(DEFAULT_UNIVERSE[i % 8], symbol=f"{DEFAULT_UNIVERSE[i % 8].symbol}{i}") for i in range(n)
     )
     provider = DemoProvider(7, universe=universe)
-    original = _market.DemoProvider
-    _market.DemoProvider = lambda seed: provider  # type: ignore[assignment,misc]
-    try:
-        return asyncio.run(_market.demo_market(date(2018, 1, 1), date(2019, 2, 28), news_from=date(2019, 1, 2)))
-    finally:
-        _market.DemoProvider = original  # type: ignore[misc]
+    return asyncio.run(demo_market(date(2018, 1, 1), date(2019, 2, 28), news_from=date(2019, 1, 2), provider=provider))
 
 
 @pytest.fixture(scope="module")

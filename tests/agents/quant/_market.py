@@ -18,11 +18,16 @@ DEMO_END = date(2019, 12, 31)
 
 
 async def demo_market(
-    start: date = DEMO_START, end: date = DEMO_END, seed: int = 7, *, news_from: date | None = None
+    start: date = DEMO_START,
+    end: date = DEMO_END,
+    seed: int = 7,
+    *,
+    news_from: date | None = None,
+    provider: DemoProvider | None = None,
 ) -> MarketData:
     """Everything the demo provider has between ``start`` and ``end``: bars, fundamentals, news (from
     ``news_from`` if given: generating headlines is the slow part), macro."""
-    provider = DemoProvider(seed)
+    provider = provider or DemoProvider(seed)
     symbols = [s.symbol for s in provider.universe]
     bars = await provider.bars(symbols, start, end)
     fundamentals: dict[str, list[Fundamentals]] = {s: [] for s in symbols}
