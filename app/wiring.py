@@ -229,12 +229,13 @@ def build_replay(
     strategy: list[Agent] | None = None,
     capital: float | None = None,
     adjust: bool | None = None,
+    market: Market | None = None,
 ) -> Replay:
     """The live pipeline over historical bars: the same agents, a simulated clock, the data preloaded."""
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
     clock = SimClock(session_time(date.fromordinal(start.toordinal() - 1)))
-    market = build_market(config, clock, data_path=data_path, symbols=symbols, adjust=adjust)
+    market = market or build_market(config, clock, data_path=data_path, symbols=symbols, adjust=adjust)
     registry = build_registry(
         config, clock=clock, market=market, preload=(start, end), strategy=strategy, capital=capital
     )

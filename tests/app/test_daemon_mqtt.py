@@ -29,7 +29,7 @@ def deployment(tmp_path: Path, mosquitto: Mosquitto, bus_env: str) -> Deployment
         home=tmp_path / "home",
         bus=mosquitto.url,
         env=bus_env.lower().replace("_", "-")[:30],
-        extra_env={"RUNTIME_EXTRA_AGENTS": "tests.runtime.harness:OrderAgent", "RUNTIME_TICK_INTERVAL": "0.1"},
+        extra_env={"RUNTIME_TICK_INTERVAL": "0.2"},
     )
 
 
