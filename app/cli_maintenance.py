@@ -1,4 +1,7 @@
-"""``agenthedge drill kill-switch``, ``agenthedge backup`` and ``agenthedge restore``."""
+"""``agenthedge drill kill-switch``, ``agenthedge backup`` and ``agenthedge restore``.
+
+``ops.maintenance`` is imported inside the commands, so that the other commands start no slower for it.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,6 @@ import click
 
 from app.cli_common import Obj, echo_json, fail, run
 from app.wiring import build_registry
-from ops.maintenance import MaintenanceError, MaintenanceSettings, backup_home, restore_home, run_drill
-from ops.maintenance._drill_report import report_json
-from ops.scheduler import SchedulerSettings
 from runtime.agent import AgentRegistry
 from runtime.lock import HomeLocked
 from runtime.settings import CoreSettings, load
@@ -35,6 +35,9 @@ def kill_switch(obj: Obj, keep: bool, raw: bool) -> None:
     HALTED and to every order cancelled, checks every agent's safe state; the report (JSON + Markdown) goes
     under <home>/drills/<ts>/.
     """
+    from ops.maintenance import MaintenanceSettings, run_drill
+    from ops.maintenance._drill_report import report_json
+
     config = obj.config()
 
     def registry(core: CoreSettings) -> AgentRegistry:
@@ -71,6 +74,9 @@ def backup(obj: Obj, dest: Path | None, raw: bool) -> None:
 
     Safe while the daemon runs. Exit 1 if anything in the copy does not verify.
     """
+    from ops.maintenance import MaintenanceError, MaintenanceSettings, backup_home
+    from ops.scheduler.settings import SchedulerSettings
+
     home = obj.config().core.home
     now = datetime.now(UTC)
     target = dest or load(MaintenanceSettings).backups(home) / now.strftime("%Y%m%dT%H%M%S")
@@ -100,6 +106,8 @@ def backup(obj: Obj, dest: Path | None, raw: bool) -> None:
 @click.pass_obj
 def restore(obj: Obj, source: Path, check: bool, force: bool, raw: bool) -> None:
     """Restore a backup into --home; refused while a runtime holds the home. Exit 1 on refusal or failed checks."""
+    from ops.maintenance import MaintenanceError, restore_home
+
     home = obj.config().core.home
     try:
         result = restore_home(source, home, now=datetime.now(UTC), force=force, check=check)

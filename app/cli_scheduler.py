@@ -1,4 +1,8 @@
-"""``agenthedge scheduler ...`` (the runbook's day) and ``agenthedge limits ...`` (the limits sign-off)."""
+"""``agenthedge scheduler ...`` (the runbook's day) and ``agenthedge limits ...`` (the limits sign-off).
+
+``ops.scheduler`` (APScheduler, exchange_calendars, pandas) is imported inside the commands: every other
+``agenthedge`` command, the daemon's start included, does not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,35 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.cli_common import Obj, daemon_online, default_operator, echo_json, fail, run
 from app.wiring import build_runtime
-from ops.scheduler import (
-    JOB_NAMES,
-    RemoteTarget,
-    RunRecord,
-    Scheduler,
-    SchedulerSettings,
-    TradingCalendar,
-    approve,
-    compare,
-    default_limits,
-    job_specs,
-    plan_sessions,
-    scheduler_for,
-)
-from ops.scheduler.limits import KEY, NAMESPACE, parse_baseline
 from runtime.bus import BusError, create_bus
 from runtime.control import ControlService
 from runtime.errors import Refused
 from runtime.lock import HomeLocked
 from runtime.settings import load
 from storage.db import connect_sync
+
+if TYPE_CHECKING:
+    from ops.scheduler import RunRecord, Scheduler
+
+# The job names, spelled here so that listing them costs no import of the scheduler (a test keeps them equal).
+JOB_NAMES = (
+    "health_check",
+    "data_ingestion",
+    "pretrade_review",
+    "run_daily_trade",
+    "reconciliation",
+    "midday_check",
+    "eod_closure",
+    "daily_report",
+    "audit_archive",
+    "audit_rotate",
+)
 
 
 @click.group()
@@ -46,6 +52,8 @@ def scheduler() -> None:
 @contextlib.asynccontextmanager
 async def _scheduling(obj: Obj, *, serve_control: bool) -> AsyncIterator[Scheduler]:
     """A scheduler on the daemon (when ``--bus`` reaches one) or on a runtime started here on ``--home``."""
+    from ops.scheduler import RemoteTarget, Scheduler, SchedulerSettings, scheduler_for
+
     config = obj.config()
     settings = load(SchedulerSettings)
     home = config.core.home
@@ -145,6 +153,8 @@ def run_once(obj: Obj, job: str, raw: bool) -> None:
 @click.option("--raw", is_flag=True, help="JSON: every run with its local and UTC time")
 def jobs(sessions: int, start: datetime | None, raw: bool) -> None:
     """The next runs with the exchange calendar applied (holidays skipped, early closes moved)."""
+    from ops.scheduler import SchedulerSettings, TradingCalendar, job_specs, plan_sessions
+
     settings = load(SchedulerSettings)
     tz = settings.tz
     now = datetime.now(tz)
@@ -193,6 +203,9 @@ def limits() -> None:
 @click.pass_obj
 def limits_show(obj: Obj, raw: bool) -> None:
     """Compare this environment's limits with the approved baseline; exit 1 if they differ."""
+    from ops.scheduler import compare, default_limits
+    from ops.scheduler.limits import KEY, NAMESPACE, parse_baseline
+
     home = obj.config().core.home
     ledger = home / "ledger.sqlite"
     raw_baseline: Any = None
@@ -227,6 +240,8 @@ def limits_approve(obj: Obj, operator: str, reason: str, approver: str | None, r
 
     Run it in the change window, with the daemon stopped, from the environment the daemon will run with.
     """
+    from ops.scheduler import approve, default_limits
+
     config = obj.config()
 
     async def go() -> None:

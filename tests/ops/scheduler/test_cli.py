@@ -99,3 +99,10 @@ def test_scheduler_run_starts_and_stops_cleanly_on_sigterm(home: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_cli_spells_the_same_jobs_as_the_scheduler() -> None:
+    from app.cli_scheduler import JOB_NAMES as CLI_JOBS
+    from ops.scheduler import JOB_NAMES
+
+    assert CLI_JOBS == JOB_NAMES
