@@ -11,7 +11,7 @@ Per plug-in it keeps, as exponentially weighted evidence counted once per sessio
 
 ``raw = max(0.05, 1 + 4 (hit - 0.5) + 0.5 tanh(pnl / pnl_scale)) * (0.5 + 0.5 conf) * (1 - penalty)``;
 the weights are ``raw`` normalised with a floor (``floor + (1 - n floor) raw / sum(raw)``) and then smoothed
-(``w = (1 - s) w + s target``). The state is a JSON document (``to_json``/``from_json``), stored in the
+(``w = (1 - s) w + s target``). The state is a JSON document (``to_json``/``restore``), stored in the
 ledger by :mod:`._store`; :meth:`export_weights`/:meth:`install_weights` move it between a backtest and live.
 """
 
