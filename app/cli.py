@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from app import cli_audit, cli_books, cli_daemon, cli_maintenance, cli_ops_report, cli_runtime, cli_scheduler
+from app import (
+    cli_audit,
+    cli_books,
+    cli_cockpit,
+    cli_daemon,
+    cli_maintenance,
+    cli_ops_report,
+    cli_runtime,
+    cli_scheduler,
+)
 from app.cli_common import Obj
 from runtime.settings import ConfigError
 
@@ -40,6 +49,7 @@ cli.add_command(cli_maintenance.drill)
 cli.add_command(cli_maintenance.backup)
 cli.add_command(cli_maintenance.restore)
 cli.add_command(cli_ops_report.ops)
+cli.add_command(cli_cockpit.cockpit)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Modal dialogs (confirmations, sign-off, forms) and screens pushed over a view."""

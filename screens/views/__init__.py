@@ -1,0 +1,1 @@
+"""The cockpit's top-level views, one per number key (and ``l`` for the command log)."""

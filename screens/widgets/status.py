@@ -1,0 +1,181 @@
+"""What is always on screen: the status line, the state banner and the view tabs.
+
+Each reads the :class:`~screens.store.Store` and an injected clock; colours come from CSS classes
+(``-halted``, ``-disconnected``, ...) and every state is also written as a word with a glyph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, Static
+
+from runtime.clock import Clock
+from screens.format import CONNECTION_GLYPHS, age, clock_time, shorten, since, stamp, state_glyph, state_label
+from screens.messages import BusMessage, CommandAnswered, ConnectionChanged, PresenceChanged, StateChanged
+from screens.store import Store
+
+SHORT = {"overview": "Overv", "portfolio": "Portf", "backtests": "Tests", "incidents": "Incid"}
+
+
+class StatusBar(Horizontal):
+    """Runtime state, connection (connected / reconnecting n / disconnected since), data age, who, mode."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; }
+    StatusBar > Label { width: auto; padding: 0 1; }
+    StatusBar > #sb-connection { width: 1fr; }
+    """
+
+    def __init__(self, store: Store, clock: Clock, *, stale_after: float = 30.0) -> None:
+        super().__init__(id="status-bar")
+        self.store = store
+        self.clock = clock
+        self.stale_after = stale_after
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="sb-state", markup=False)
+        yield Label(id="sb-connection", markup=False)
+        yield Label(id="sb-runtime", markup=False)
+        yield Label(id="sb-who", markup=False)
+        yield Label(id="sb-controls", markup=False)
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    @on(BusMessage)
+    def _changed(self, message: BusMessage) -> None:
+        self.sync()
+
+    def data_age(self) -> tuple[str, bool]:
+        """The age of the newest message and whether it is stale."""
+        seconds = since(self.clock.now(), self.store.last_rx)
+        stale = seconds is None or seconds > self.stale_after
+        return age(seconds), stale
+
+    def sync(self) -> None:
+        store = self.store
+        state = store.state_name
+        label = self.query_one("#sb-state", Label)
+        label.update(state_label(state))
+        label.set_classes(f"-{(state or 'unknown').lower()}")
+        conn = store.connection
+        glyph = CONNECTION_GLYPHS.get(conn.state, "?")
+        text = f"{glyph} {conn.label}"
+        if conn.state != "connected":
+            text += f" since {clock_time(conn.since)}"
+        shown, stale = self.data_age()
+        text += f" · data {shown}" + (" STALE" if stale and store.last_rx is not None else "")
+        connection = self.query_one("#sb-connection", Label)
+        connection.update(text)
+        connection.set_classes(f"-{conn.state}" + (" -stale" if stale else ""))
+        runtime = self.query_one("#sb-runtime", Label)
+        if store.presence is None:
+            runtime.update("runtime ? unseen")
+            runtime.set_classes("-offline")
+        else:
+            online = store.presence.online
+            runtime.update("runtime ● online" if online else "runtime ○ OFFLINE")
+            runtime.set_classes("-online" if online else "-offline")
+        self.query_one("#sb-who", Label).update(f"{store.env} · {store.operator}")
+        controls = self.query_one("#sb-controls", Label)
+        reason = store.controls_off_reason
+        controls.update("READ-ONLY" if store.read_only else (f"controls off: {reason}" if reason else ""))
+        controls.display = bool(reason)
+        controls.set_classes("-off")
+
+
+class Banner(Static):
+    """The state banner: the kill switch (reason, incident, since when), a pause, degraded or reducing mode."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        super().__init__(id="banner", markup=False)
+        self.store = store
+        self.clock = clock
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    @on(StateChanged)
+    @on(CommandAnswered)
+    @on(ConnectionChanged)
+    @on(PresenceChanged)
+    def _changed(self, message: BusMessage) -> None:
+        self.sync()
+
+    def sync(self) -> None:
+        state = self.store.state
+        name = state.state if state else None
+        if state is None or name == "RUNNING":
+            self.display = False
+            return
+        self.display = True
+        self.set_classes(f"-{name.lower()}" if name else "")
+        ago = age(since(self.clock.now(), state.since))
+        same_day = stamp(state.since)[:10] == stamp(self.clock.now())[:10]
+        when = f"since {clock_time(state.since) if same_day else stamp(state.since)} ({ago} ago)"
+        glyph = state_glyph(name)
+        if name == "HALTED":
+            incident = self.store.open_incident
+            inc = (incident or {}).get("id") or state.incident_id or "none recorded"
+            lines = [
+                f"{glyph} KILL SWITCH · HALTED {when} · {inc}",
+                f"reason: {shorten(state.reason, 200)} · by {state.actor} · R: resume with sign-off",
+            ]
+        elif name == "PAUSED":
+            lines = [f"{glyph} PAUSED {when} by {state.actor}: {shorten(state.reason, 120)} · R: resume"]
+        elif name == "DEGRADED":
+            lines = [f"{glyph} DEGRADED {when}: {shorten(state.reason, 120)} — trading skipped · R: resume"]
+        elif name == "REDUCING":
+            lines = [f"{glyph} REDUCING {when}: {shorten(state.reason, 120)} — only exposure-reducing orders"]
+        else:
+            lines = [f"{glyph} {name} {when}: {shorten(state.reason, 120)}"]
+        self.update("\n".join(lines))
+
+
+class NavBar(Static):
+    """The views on number keys; the current one in brackets (not only highlighted)."""
+
+    def __init__(self, store: Store, views: Sequence[tuple[str, str, str]]) -> None:
+        super().__init__(id="nav-bar")
+        self.store = store
+        self.views = list(views)  # (key, view id, label)
+        self.current = views[0][1] if views else ""
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    @on(BusMessage)
+    def _changed(self, message: BusMessage) -> None:
+        self.sync()
+
+    def select(self, view: str) -> None:
+        self.current = view
+        self.sync()
+
+    def sync(self) -> None:
+        waiting = self.store.waiting_alerts()
+        open_incident = 1 if self.store.open_incident else 0
+        for short in (False, True):
+            line = Text(no_wrap=True, overflow="ellipsis")
+            for key, view, label in self.views:
+                name = SHORT.get(view, label) if short else label
+                text = f"{key} {name}"
+                if view == "alerts" and waiting:
+                    text += f"({waiting})"
+                if view == "incidents" and open_incident:
+                    text += "(!)"
+                if view == self.current:
+                    line.append(f"[{text}]", style="bold reverse")
+                else:
+                    line.append(f" {text} ")
+            if line.cell_len <= (self.size.width or 80):
+                break
+        self.update(line)
+
+    def on_resize(self) -> None:
+        self.sync()
