@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONSUMER = "runtime.control"
+BUILT_IN = frozenset({"pause", "resume", "kill", "run_once", "status", "health"})
 STATE_CHANGING = frozenset({"pause", "resume", "kill", "run_once"})
+Handler = Callable[[str, str, ControlRequest], Awaitable[ControlReply]]
 
 
 async def status_report(rt: Runtime) -> dict[str, Any]:
@@ -66,9 +69,40 @@ class ControlService:
         self.rt = runtime
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._handlers: dict[str, Handler] = {}
+        self._state_changing: set[str] = set(STATE_CHANGING)
+
+    def register(self, verb: str, handler: Handler, *, changes_state: bool = True) -> None:
+        """Serve another verb (``ack``, ``snooze``, ``backtest``, ...) with ``handler(operator, verb, request)``.
+
+        A state-changing verb is deduplicated by message id like the built-in ones.
+        """
+        if verb in BUILT_IN or verb in self._handlers:
+            raise ValueError(f"control verb {verb!r} is already served")
+        if not topics.valid_segment(verb):
+            raise ValueError(f"{verb!r} cannot be a topic segment")
+        self._handlers[verb] = handler
+        if changes_state:
+            self._state_changing.add(verb)
+
+    @property
+    def verbs(self) -> list[str]:
+        return sorted(BUILT_IN | set(self._handlers))
 
     async def execute(self, operator: str, verb: str, request: ControlRequest) -> ControlReply:
         rt = self.rt
+        handler = self._handlers.get(verb)
+        if handler is not None:
+            if request.operator is not None and request.operator != operator:
+                return ControlReply(
+                    ok=False,
+                    verb=verb,
+                    message=f"the request claims operator {request.operator!r} but was sent as {operator!r}",
+                )
+            try:
+                return await handler(operator, verb, request)
+            except Refused as exc:
+                return ControlReply(ok=False, verb=verb, message=exc.reason)
         try:
             if request.operator is not None and request.operator != operator:
                 raise Refused(verb, f"the request claims operator {request.operator!r} but was sent as {operator!r}")
@@ -110,7 +144,7 @@ class ControlService:
                     message="healthy" if report["healthy"] else "; ".join(report["problems"]),
                     data=report,
                 )
-            raise Refused(verb, f"unknown command {verb!r}")
+            raise Refused(verb, f"unknown command {verb!r} (known: {', '.join(self.verbs)})")
         except Refused as exc:
             return ControlReply(ok=False, verb=verb, message=exc.reason)
 
@@ -142,7 +176,7 @@ class ControlService:
             rt.bus.reject(topic, RejectedMessage("unexpected_type", f"{message.type} on {topic}"))
             return
         _, operator, verb = parts
-        if verb in STATE_CHANGING and not await rt.books.claim_message(CONSUMER, message.id, rt.clock.now()):
+        if verb in self._state_changing and not await rt.books.claim_message(CONSUMER, message.id, rt.clock.now()):
             reply = ControlReply(ok=True, verb=verb, message="duplicate of a request already handled")
         else:
             reply = await self.execute(operator, verb, message.parsed(ControlRequest))

@@ -1,7 +1,8 @@
 """Driving the runtime over historical sessions on a simulated clock (replay, drills, backtests).
 
-One tick per session, after its close, keyed by the session date (a re-run after a crash is the same tick). ``speed`` is sessions per second of wall time (``None``: as fast as
-the pipeline goes). The clock only moves forward, so nothing can read a later session's data.
+One tick per session, after its close, keyed by the session date (a re-run after a crash is the same tick).
+``speed`` is sessions per second of wall time (``None``: as fast as the pipeline goes). The clock only moves
+forward, so nothing can read a later session's data.
 """
 
 from __future__ import annotations

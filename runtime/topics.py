@@ -88,7 +88,19 @@ EVENT_AUDIT = "events/audit"
 
 # Control: the operator is a topic segment so a broker ACL vouches for it.
 CONTROL_ALL = "control/+/+"
-CONTROL_VERBS = ("pause", "resume", "run_once", "kill", "backtest", "status", "health", "ack")
+CONTROL_VERBS = (
+    "pause",
+    "resume",
+    "run_once",
+    "kill",
+    "status",
+    "health",
+    "ack",
+    "snooze",
+    "alerts",
+    "backtest",
+    "incidents",
+)
 
 
 def control(operator: str, verb: str) -> str:
