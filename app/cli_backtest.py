@@ -1,0 +1,418 @@
+"""``agenthedge backtest``: run the live pipeline over history, list and show runs, promote one to live.
+
+``agenthedge backtest --symbol SPY ...`` (as the runbook writes it) and ``agenthedge backtest run --symbol ...``
+are the same command. The run lives under ``<home>/backtests/<run_id>/`` with its own home (ledger, audit log,
+paper broker) beside the artifacts; the live ledger and audit log are only touched by ``promote``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from app.cli_common import Obj, echo_json, fail, run
+from app.wiring import AppConfig, Market, Replay, build_market, build_registry, build_replay, parse_day
+from runtime.clock import SimClock
+from runtime.replay import session_time
+from runtime.runtime import Runtime
+from runtime.settings import ConfigError, load
+
+F = TypeVar("F", bound=Callable[..., Any])
+STRATEGIES = ("council", "sma-cross")
+
+
+def _run_options(f: F) -> F:
+    options = [
+        click.option("--symbol", "symbols", multiple=True, help="Symbol to trade (repeat); default: DATA_SYMBOLS"),
+        click.option("--start", default=None, help="First session, YYYY-MM-DD"),
+        click.option("--end", default=None, help="Last session, YYYY-MM-DD"),
+        click.option("--capital", type=float, default=1_000_000.0, show_default=True, help="Starting cash"),
+        click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="CSV file or dir"),
+        click.option("--provider", default=None, help="Data provider instead of DATA_PROVIDER (demo, csv, ...)"),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Settings for this run: KEY=VALUE lines, a JSON object, or a run's config.json",
+        ),
+        click.option("--strategy", type=click.Choice(STRATEGIES), default="council", show_default=True),
+        click.option("--fast", type=int, default=None, help="sma-cross: fast SMA sessions [10]"),
+        click.option("--slow", type=int, default=None, help="sma-cross: slow SMA sessions [30]"),
+        click.option("--lot", type=int, default=None, help="sma-cross: shares held while long [100]"),
+        click.option("--costs", type=click.Choice(["model", "none"]), default=None, help="[EXECUTION_COSTS]"),
+        click.option("--raw-prices", is_flag=True, help="Do not back-adjust CSV bars (Adj Close); use them as given"),
+        click.option(
+            "--data-checks",
+            type=click.Choice(["on", "off"]),
+            default=None,
+            help="The data layer's quality checks and quarantine [BACKTEST_DATA_CHECKS]",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print the result's metrics as JSON"),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.group(invoke_without_command=True)
+@_run_options
+@click.pass_context
+def backtest(ctx: click.Context, /, **options: Any) -> None:
+    """Backtest the live pipeline over history (runbook "Backtesting & Promotion").
+
+    Without a subcommand it runs one: agenthedge backtest --symbol AAPL --start 2012-01-03 --end 2012-12-31
+    --data tests/data/stocks.csv.gz
+    """
+    if ctx.invoked_subcommand is None:
+        _backtest(ctx.obj, **options)
+
+
+@backtest.command("run")
+@_run_options
+@click.pass_obj
+def run_cmd(obj: Obj, /, **options: Any) -> None:
+    """Run a backtest (the same as ``agenthedge backtest`` with options)."""
+    _backtest(obj, **options)
+
+
+def _apply_config_file(path: Path) -> None:
+    """Settings for this process from a file, over the environment: ``KEY=VALUE`` lines, a JSON object of
+    ``KEY: value``, or a previous run's ``config.json`` (its ``environment``)."""
+    text = path.read_text("utf-8")
+    values: dict[str, str] = {}
+    if text.lstrip().startswith("{"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--config {path}: not valid JSON ({exc})") from None
+        found = doc.get("environment", doc) if isinstance(doc, dict) else None
+        if not isinstance(found, dict):
+            raise ConfigError(f"--config {path}: expected a JSON object")
+        values = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
+    else:
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, sep, value = line.removeprefix("export ").partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"--config {path}:{n}: expected KEY=VALUE")
+            values[key.strip()] = value.strip().strip("'\"")
+    os.environ.update({k.upper(): v for k, v in values.items()})
+
+
+class _Progress:
+    """A progress bar on a terminal (nothing otherwise)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=max(total, 1), label="sessions", show_pos=True, show_eta=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _day(value: str | None, option: str) -> date:
+    if not value:
+        raise click.UsageError(f"{option} is required (YYYY-MM-DD)")
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+def _strategy_params(strategy: str, fast: int | None, slow: int | None, lot: int | None) -> dict[str, int]:
+    if strategy != "sma-cross":
+        if fast is not None or slow is not None or lot is not None:
+            raise click.UsageError("--fast, --slow and --lot go with --strategy sma-cross")
+        return {}
+    params = {"fast": fast or 10, "slow": slow or 30, "lot": lot or 100}
+    if not 0 < params["fast"] < params["slow"]:
+        raise click.BadParameter("need 0 < --fast < --slow", param_hint="--fast/--slow")
+    if params["lot"] <= 0:
+        raise click.BadParameter("must be positive", param_hint="--lot")
+    return params
+
+
+def backtest_config(config: AppConfig, home: Path, spec: Any, env: str) -> AppConfig:
+    """The deployment's settings, on the run's own throw-away home, with the run's overrides."""
+    execution = config.execution.model_copy(update={"initial_capital": spec.capital})
+    if spec.costs:
+        execution = execution.model_copy(update={"costs": spec.costs})
+    data = config.data
+    if spec.provider:
+        data = data.model_copy(update={"data_provider": spec.provider})
+    return dataclasses.replace(
+        config,
+        core=config.core.model_copy(update={"home": home, "env": env, "bus": "memory://"}),
+        runtime=config.runtime.model_copy(update={"durable": False}),
+        execution=execution,
+        data=data,
+    )
+
+
+def build_backtest_replay(config: AppConfig, spec: Any) -> Replay:
+    """The live pipeline over the spec's sessions. With data checks off, the provider stack's primary serves
+    the bars unchecked (no quality gate, no quarantine); otherwise exactly ``build_replay``."""
+    from agents.director import sma_cross_agents
+
+    strategy = None
+    if spec.strategy == "sma-cross":
+        p = spec.params
+        strategy = sma_cross_agents(p["fast"], p["slow"], p["lot"], quant=config.quant, director=config.director)
+    data_path = Path(spec.data_path) if spec.data_path else None
+    symbols = list(spec.symbols) or None
+    if spec.data_checks == "on":
+        return build_replay(
+            config,
+            start=spec.start,
+            end=spec.end,
+            data_path=data_path,
+            symbols=symbols,
+            strategy=strategy,
+            capital=spec.capital,
+            adjust=spec.adjust,
+        )
+    if spec.end < spec.start:
+        raise ConfigError(f"--end {spec.end} is before --start {spec.start}")
+    clock = SimClock(session_time(date.fromordinal(spec.start.toordinal() - 1)))
+    checked = build_market(config, clock, data_path=data_path, symbols=symbols, adjust=spec.adjust)
+    market = Market(getattr(checked.provider, "primary", checked.provider), checked.symbols, checked.sectors)
+    registry = build_registry(
+        config, clock=clock, market=market, preload=(spec.start, spec.end), strategy=strategy, capital=spec.capital
+    )
+    data_agent = registry.get("data")
+    runtime = Runtime(config.core, config.runtime, registry, clock=clock)
+    return Replay(runtime, clock, data_agent, spec.start, spec.end)  # type: ignore[arg-type]
+
+
+def _backtest(
+    obj: Obj,
+    *,
+    symbols: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    capital: float,
+    data_path: Path | None,
+    provider: str | None,
+    config_file: Path | None,
+    strategy: str,
+    fast: int | None,
+    slow: int | None,
+    lot: int | None,
+    costs: str | None,
+    raw_prices: bool,
+    data_checks: str | None,
+    as_json: bool,
+) -> None:
+    from ops.backtest import BacktestSettings, BacktestSpec, RunPaths, new_run_id, run_backtest
+
+    if data_path is not None and provider is not None:
+        raise click.UsageError("--data and --provider are exclusive")
+    if capital <= 0:
+        raise click.BadParameter("must be positive", param_hint="--capital")
+    params = _strategy_params(strategy, fast, slow, lot)
+    first, last = _day(start, "--start"), _day(end, "--end")
+    if config_file is not None:
+        _apply_config_file(config_file)
+    config = obj.config()
+    bt = load(BacktestSettings)
+    spec = BacktestSpec(
+        symbols=tuple(dict.fromkeys(s.upper() for s in symbols)) or tuple(config.data.data_symbols),
+        start=first,
+        end=last,
+        capital=capital,
+        strategy=strategy,
+        params=params,
+        costs=costs,
+        data_path=str(data_path) if data_path else None,
+        provider=provider,
+        adjust=not raw_prices if (data_path or config.data.data_provider == "csv") else None,
+        data_checks=data_checks or bt.data_checks,  # type: ignore[arg-type]
+    )
+    now = datetime.now(UTC)
+    paths = RunPaths.of(config.core.home, new_run_id(now))
+    run_config = backtest_config(config, paths.home, spec, bt.env)
+    replay = build_backtest_replay(run_config, spec)
+    progress = _Progress(sys.stdout.isatty() and not as_json)
+    try:
+        outcome = run(
+            run_backtest(
+                paths,
+                spec,
+                replay,
+                settings=run_config.sections(),
+                backtest=bt,
+                on_progress=progress,
+                argv=sys.argv,
+                started_at=now,
+            )
+        )
+    finally:
+        progress.close()
+    if as_json:
+        echo_json({"run_id": paths.run_id, "dir": str(paths.dir), "metrics": outcome.result["metrics"]})
+    else:
+        click.echo(summary(outcome.result, outcome.run, paths.dir))
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.2%}"
+
+
+def _num(x: Any, fmt: str = ".2f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def summary(result: dict[str, Any], run_info: dict[str, Any], where: Path) -> str:
+    """One screen: what ran, performance, risk, trading, breaches and rejects, where the artifacts are."""
+    spec, m = result["spec"], result["metrics"]
+    params = ", ".join(f"{k}={v}" for k, v in spec.get("params", {}).items())
+    strategy = f"{spec['strategy']}({params})" if params else spec["strategy"]
+    rate = run_info.get("bars_per_second")
+    lines = [
+        f"backtest {run_info.get('run_id')}  {', '.join(spec['symbols'])}  {spec['start']} .. {spec['end']}  "
+        f"{strategy}  costs {spec.get('costs') or 'settings'}",
+        f"  sessions {result['sessions']}  bars {run_info.get('bars')}  in {run_info.get('loop_seconds')} s"
+        f" ({_num(rate, ',.0f')} bars/s)  final state {result['final_state']}",
+        f"  final equity {m['final_equity']:,.2f}  total return {_pct(m['total_return'])}  CAGR {_pct(m['cagr'])}",
+        f"  volatility {_pct(m['volatility'])}  Sharpe {_num(m['sharpe'])}  Sortino {_num(m['sortino'])}"
+        f"  Calmar {_num(m['calmar'])}",
+        f"  max drawdown {_pct(m['max_drawdown'])} ({m['max_drawdown_days']} days)  avg exposure"
+        f" {_pct(m['avg_exposure'])}  turnover {_num(m['turnover'])}/yr  VaR usage {_pct(m['var_usage'])}",
+        f"  trades {m['trades']}  hit rate {_pct(m['hit_rate'])}  profit factor {_num(m['profit_factor'])}"
+        f"  fills {result['totals']['fills']}",
+        "  breaches: " + (", ".join(f"{k} {v}" for k, v in m["breaches"].items()) or "none"),
+        "  rejects: " + (", ".join(f"{k} {v}" for k, v in m["rejects"].items()) or "none"),
+        f"  artifacts: {where}",
+    ]
+    return "\n".join(lines)
+
+
+@backtest.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON output")
+@click.pass_obj
+def list_cmd(obj: Obj, as_json: bool) -> None:
+    """The finished runs under <home>/backtests, oldest first."""
+    from ops.backtest import list_runs, read_json
+
+    rows = []
+    for paths in list_runs(obj.config().core.home):
+        result = read_json(paths.result)
+        info = read_json(paths.run) if paths.run.is_file() else {}
+        promo = read_json(paths.promotion_json) if paths.promotion_json.is_file() else None
+        spec, m = result["spec"], result["metrics"]
+        rows.append(
+            {
+                "run_id": paths.run_id,
+                "started_at": info.get("started_at"),
+                "symbols": spec["symbols"],
+                "start": spec["start"],
+                "end": spec["end"],
+                "strategy": spec["strategy"],
+                "final_equity": m["final_equity"],
+                "total_return": m["total_return"],
+                "max_drawdown": m["max_drawdown"],
+                "trades": m["trades"],
+                "promotion": None if promo is None else ("installed" if promo.get("installed") else "refused"),
+            }
+        )
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no backtests yet")
+        return
+    click.echo(f"{'run':<27} {'symbols':<18} {'period':<23} {'strategy':<10} {'equity':>15} {'return':>8} "
+               f"{'max dd':>7} {'trades':>6}  promotion")  # fmt: skip
+    for r in rows:
+        syms = ",".join(r["symbols"])
+        click.echo(
+            f"{r['run_id']:<27} {syms[:18]:<18} {r['start']}..{r['end']} {r['strategy']:<10} "
+            f"{r['final_equity']:>15,.2f} {_pct(r['total_return']):>8} {_pct(r['max_drawdown']):>7} "
+            f"{r['trades']:>6}  {r['promotion'] or '-'}"
+        )
+
+
+@backtest.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="JSON: the metrics, the run record and the artifact paths")
+@click.pass_obj
+def show_cmd(obj: Obj, run_id: str, as_json: bool) -> None:
+    """One run's summary and where its artifacts are."""
+    from ops.backtest import RunNotFound, RunPaths, read_json
+
+    try:
+        paths = RunPaths.existing(obj.config().core.home, run_id)
+    except RunNotFound as exc:
+        fail(str(exc))
+    result = read_json(paths.result)
+    info = read_json(paths.run) if paths.run.is_file() else {"run_id": run_id}
+    if as_json:
+        files = sorted(p.name for p in paths.dir.iterdir() if p.is_file())
+        echo_json({"run": info, "spec": result["spec"], "metrics": result["metrics"], "dir": str(paths.dir),
+                   "files": files})  # fmt: skip
+        return
+    click.echo(summary(result, info, paths.dir))
+    if paths.promotion_md.is_file():
+        click.echo(f"  promotion report: {paths.promotion_md}")
+
+
+@backtest.command("promote")
+@click.argument("run_id")
+@click.option("--operator", required=True, help="Operator from the roster (RUNTIME_OPERATORS)")
+@click.option("--reason", required=True, help="Why this run's weights go live")
+@click.option("--json", "as_json", is_flag=True, help="JSON: the promotion report")
+@click.pass_obj
+def promote_cmd(obj: Obj, run_id: str, operator: str, reason: str, as_json: bool) -> None:
+    """Check a run against the mandate (MANDATE_*); on a pass install its tracker weights for live.
+
+    The report (promotion.json, promotion.md) is written beside the run either way; exit 1 when refused.
+    """
+    from ops.backtest import MandateSettings, PromotionBlocked, RunNotFound, promote
+
+    config = obj.config()
+    try:
+        report, digest = run(
+            promote(
+                config.core.home,
+                run_id,
+                operator=operator,
+                reason=reason,
+                roster=list(config.runtime.operators),
+                mandate=load(MandateSettings),
+                env=config.core.env,
+                now=datetime.now(UTC),
+            )
+        )
+    except (RunNotFound, PromotionBlocked) as exc:
+        fail(str(exc))
+    if as_json:
+        echo_json({**report.to_json(), "report_sha256": digest})
+    elif report.passed:
+        weights = ", ".join(f"{p} {w:.3f}" for p, w in sorted(report.weights.items()))
+        click.echo(f"promoted {run_id} by {report.operator}: weights installed for live ({weights})")
+        click.echo(f"  report {digest[:16]}: {config.core.home / 'backtests' / run_id / 'promotion.md'}")
+    if not report.passed:
+        reasons = "; ".join(report.failures)
+        fail(f"promotion of {run_id} refused: {reasons}")
