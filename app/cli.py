@@ -49,6 +49,7 @@ cli.add_command(cli_maintenance.drill)
 cli.add_command(cli_maintenance.backup)
 cli.add_command(cli_maintenance.restore)
 cli.add_command(cli_ops_report.ops)
+cli.add_command(__import__("app.cli_backtest", fromlist=["backtest"]).backtest)
 cli.add_command(cli_cockpit.cockpit)
 
 
