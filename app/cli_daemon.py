@@ -1,4 +1,5 @@
-"""``agenthedge daemon``: the headless runtime with control handlers on the bus."""
+"""``agenthedge daemon``: the headless runtime with its services (control on the bus, alerts, metrics, logs)
+and, by default, the runbook's schedule on the NYSE calendar."""
 
 from __future__ import annotations
 
@@ -9,21 +10,30 @@ import signal
 import click
 
 from app.cli_common import Obj, fail, run
+from app.services import start_services
 from app.wiring import build_runtime
 from runtime.bus import BusError
-from runtime.control import ControlService
 from runtime.lock import HomeLocked
 
 log = logging.getLogger("agenthedge.daemon")
 
 
 @click.command()
-@click.option("--interval", type=float, default=None, help="Seconds between ticks [RUNTIME_TICK_INTERVAL]")
+@click.option(
+    "--interval", type=float, default=None, help="Tick every S seconds instead of following the schedule (demos, tests)"
+)
 @click.option("--no-ticks", is_flag=True, help="Serve control requests only; ticks come from run_once")
+@click.option("--no-metrics", is_flag=True, help="Do not serve /metrics (PROMETHEUS_METRICS_PORT)")
 @click.pass_obj
-def daemon(obj: Obj, interval: float | None, no_ticks: bool) -> None:
-    """Run headless: the runtime, its tick loop and control on the bus. SIGTERM/SIGINT stop it cleanly."""
+def daemon(obj: Obj, interval: float | None, no_ticks: bool, no_metrics: bool) -> None:
+    """Run headless until SIGTERM/SIGINT. By default the scheduler runs the runbook's day (SCHEDULER_*);
+    --interval ticks on a timer instead; --no-ticks only answers control requests."""
+    if interval is not None and no_ticks:
+        raise click.UsageError("--interval and --no-ticks exclude each other")
+    if interval is not None and interval <= 0:
+        raise click.BadParameter("must be positive", param_hint="--interval")
     config = obj.config()
+    scheduled = interval is None and not no_ticks
 
     async def go() -> None:
         rt = build_runtime(config)
@@ -33,23 +43,33 @@ def daemon(obj: Obj, interval: float | None, no_ticks: bool) -> None:
             fail(str(exc))
         except BusError as exc:
             fail(f"cannot reach the bus: {exc}")
-        control = ControlService(rt)
-        await control.start()
+        for handler in list(logging.root.handlers):  # the JSON/console handlers of ops.logging replace them
+            logging.root.removeHandler(handler)
+        services = await start_services(rt, scheduler=scheduled, metrics_endpoint=not no_metrics)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        click.echo(
-            f"daemon {rt.run_id} on {config.core.bus_display} env {rt.env} home {rt.home} state {rt.state}", err=True
+        mode = "schedule" if scheduled else ("control only" if no_ticks else f"every {interval:g}s")
+        metrics = f" metrics :{services.port}" if services.port else ""
+        log.warning(
+            "daemon %s on %s env %s home %s state %s, ticks: %s%s",
+            rt.run_id,
+            config.core.bus_display,
+            rt.env,
+            rt.home,
+            rt.state,
+            mode,
+            metrics,
         )
         try:
-            if no_ticks:
-                await stop.wait()
-            else:
+            if interval is not None:
                 await rt.run_loop(stop=stop, interval=interval)
+            else:
+                await stop.wait()
         finally:
-            await control.stop()
+            await services.stop()
             await rt.stop()
-        click.echo("daemon stopped", err=True)
+        log.warning("daemon %s stopped", rt.run_id)
 
     run(go())

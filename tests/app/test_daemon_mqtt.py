@@ -92,7 +92,7 @@ async def test_garbage_is_rejected_counted_and_the_daemon_keeps_ticking(
 ) -> None:
     ticks = observer.subscribe(topics.EVENT_TICK)
     await observer.wait_subscribed(ticks)
-    with deployment.daemon() as proc:
+    with deployment.daemon("--interval", "0.2", "--no-metrics") as proc:
         await wait_online(observer, proc.pid)
         await next_tick(ticks, "completed")
         prefix = topics.prefix(deployment.env)
@@ -128,7 +128,7 @@ async def test_a_kill_switch_through_the_broker_halts_and_the_halt_survives_a_re
     ticks = observer.subscribe(topics.EVENT_TICK)
     states = observer.subscribe(topics.STATE_RUNTIME)
     await observer.wait_subscribed()
-    with deployment.daemon() as proc:
+    with deployment.daemon("--interval", "0.2", "--no-metrics") as proc:
         await wait_online(observer, proc.pid)
         await next_tick(ticks, "completed")  # orders are open now
         assert ledger_rows(deployment.home, "SELECT count(*) FROM orders WHERE status = 'acknowledged'")[0][0] > 0
@@ -149,7 +149,7 @@ async def test_a_kill_switch_through_the_broker_halts_and_the_halt_survives_a_re
     source = ledger_rows(deployment.home, f"SELECT source FROM incidents WHERE id = '{incident_id}'")[0][0]
     assert source == kill_topic.replace("/", ".")
 
-    with deployment.daemon() as proc:  # the restarted daemon is still HALTED
+    with deployment.daemon("--interval", "0.2", "--no-metrics") as proc:  # the restarted daemon is still HALTED
         await wait_online(observer, proc.pid)
         assert (await next_tick(ticks, "skipped")).state == "HALTED"
         status = deployment.json("runtime", "status", "--raw")
