@@ -134,7 +134,9 @@ def trading_agents(
     """Director and council (or a given strategy), risk, compliance, execution and reconciliation."""
     try:
         council = (
-            strategy if strategy is not None else build_council_agents(config.council, config.quant, config.director)
+            strategy
+            if strategy is not None
+            else build_council_agents(config.council, config.quant, config.director, compliance=config.compliance)
         )
     except PluginConfigError as exc:
         raise ConfigError(str(exc)) from None

@@ -8,6 +8,7 @@ through: only intents approved by both risk and compliance become orders, so no 
 from agents.compliance._agent import ComplianceAgent, build_compliance_agent, risk_approved
 from agents.compliance._gate import ComplianceGateError, final_intents, final_orders
 from agents.compliance._history import LastFills, VetoLog
+from agents.compliance._prescreen import PreScreen
 from agents.compliance._rules import ComplianceRule, LastFill, review
 from agents.compliance._settings import ComplianceSettings
 
@@ -18,6 +19,7 @@ __all__ = [
     "ComplianceSettings",
     "LastFill",
     "LastFills",
+    "PreScreen",
     "VetoLog",
     "build_compliance_agent",
     "final_intents",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agents.compliance import ComplianceSettings, PreScreen
 from agents.director._council import StrategyCouncilAgent
 from agents.director._director import DirectorAgent
 from agents.director._feedback import FeedbackAgent
@@ -21,10 +22,12 @@ def build_council_agents(
     plugins: Sequence[Plugin] | None = None,
     include_director: bool = True,
     include_feedback: bool = True,
+    compliance: ComplianceSettings | None = None,
 ) -> list[Agent]:
     """The Director, one :class:`PluginAgent` per council plug-in, the council and the feedback agent.
 
-    Plug-ins come from ``council.plugins`` (``COUNCIL_PLUGINS``) unless given ready-made.
+    Plug-ins come from ``council.plugins`` (``COUNCIL_PLUGINS``) unless given ready-made. With ``compliance``
+    settings the council drops intents compliance would veto before publishing its pack (``no_trade`` says why).
 
     Raises:
         agents.quant.PluginConfigError: a plug-in in ``COUNCIL_PLUGINS`` cannot be found or built.
@@ -38,7 +41,8 @@ def build_council_agents(
     if include_director:
         agents.append(DirectorAgent(director, quant))
     agents.extend(PluginAgent(p, publish=quant.publish) for p in members)
-    agents.append(StrategyCouncilAgent(council, tracker, names))
+    prescreen = PreScreen(compliance) if compliance is not None else None
+    agents.append(StrategyCouncilAgent(council, tracker, names, prescreen))
     if include_feedback:
         agents.append(FeedbackAgent(council, tracker, names))
     return agents

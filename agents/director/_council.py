@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.compliance import PreScreen
 from agents.director._consensus import Council, build_consensus
 from agents.director._settings import CouncilSettings
 from agents.director._sizing import Holdings, plan_trades
@@ -37,8 +38,10 @@ class StrategyCouncilAgent(Agent):
         settings: CouncilSettings | None = None,
         tracker: PerformanceTracker | None = None,
         plugins: list[str] | None = None,
+        prescreen: PreScreen | None = None,
     ) -> None:
         super().__init__()
+        self.prescreen = prescreen
         self.settings = settings or CouncilSettings()
         self.tracker = tracker or PerformanceTracker(self.settings)
         self.plugins = sorted(plugins or [])
@@ -74,6 +77,8 @@ class StrategyCouncilAgent(Agent):
             tick_id=tick.id,
             reducing_only=tick.reducing_only,
         )
+        if self.prescreen is not None:
+            pack = await self.prescreen.apply(pack, ctx.ledger, view)
         self.last, self.last_council = pack, council
         tick.put(TRADE_PACK, pack)
         await ctx.publish(topics.QUANT_PROPOSAL, TRADE_PACK_TYPE, pack, tick_id=tick.id)
