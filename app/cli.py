@@ -12,6 +12,7 @@ from app import (
     cli_audit,
     cli_books,
     cli_cockpit,
+    cli_config,
     cli_daemon,
     cli_maintenance,
     cli_ops_report,
@@ -41,6 +42,7 @@ def cli(ctx: click.Context, home: Path | None, bus_url: str | None, env_name: st
 cli.add_command(cli_runtime.runtime)
 cli.add_command(cli_daemon.daemon)
 cli.add_command(cli_audit.audit)
+cli.add_command(cli_config.config)
 cli.add_command(cli_books.portfolio)
 cli.add_command(cli_books.trace_cmd)
 cli.add_command(cli_scheduler.scheduler)

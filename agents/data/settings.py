@@ -49,39 +49,70 @@ class DataSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, env_file=".env")
 
-    data_provider: ProviderName = "demo"
+    data_provider: ProviderName = Field(
+        default="demo", description="Primary market-data source: demo (seeded, no key), csv, alphavantage or finnhub"
+    )
     data_symbols: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Symbols to trade (comma-separated); empty: the demo universe or every symbol in the CSV data",
     )
-    data_backup_provider: ProviderName | None = None
-    data_csv_path: Path | None = None
-    data_csv_adjust: bool = False
-    data_seed: int = 7
+    data_backup_provider: ProviderName | None = Field(
+        default=None, description="Source to fail over to when the primary fails or its data fails the quality checks"
+    )
+    data_csv_path: Path | None = Field(
+        default=None,
+        description="CSV file (long format with a Ticker column, .gz allowed) or directory of <SYMBOL>.csv files",
+    )
+    data_csv_adjust: bool = Field(
+        default=False, description="Back-adjust CSV bars for splits and dividends with the Adj Close column"
+    )
+    data_seed: int = Field(
+        default=7, description="Seed of the demo market (the same seed gives the same prices, news and macro series)"
+    )
 
-    alphavantage_api_key: SecretStr | None = None
-    finnhub_api_key: SecretStr | None = None
-    fred_api_key: SecretStr | None = None
-    newsapi_api_key: SecretStr | None = None
+    alphavantage_api_key: SecretStr | None = Field(
+        default=None, description="Alpha Vantage API key (daily bars, company overview)"
+    )
+    finnhub_api_key: SecretStr | None = Field(default=None, description="Finnhub API key (company news, candles)")
+    fred_api_key: SecretStr | None = Field(default=None, description="FRED API key (rates, CPI, unemployment)")
+    newsapi_api_key: SecretStr | None = Field(default=None, description="NewsAPI key (headlines)")
 
-    data_http_timeout_s: float = Field(10.0, gt=0)
-    data_http_max_retries: int = Field(3, ge=0, le=10)
-    data_http_backoff_base_s: float = Field(0.5, gt=0)
-    data_http_retry_after_max_s: float = Field(60.0, ge=0)
-    alphavantage_requests_per_minute: float = Field(5.0, gt=0)
-    finnhub_requests_per_minute: float = Field(60.0, gt=0)
-    fred_requests_per_minute: float = Field(120.0, gt=0)
-    newsapi_requests_per_minute: float = Field(30.0, gt=0)
-    data_cache_ttl_s: float = Field(300.0, ge=0)
-    data_quarantine_s: float = Field(3600.0, ge=0)
-    data_stale_business_days: int = Field(3, ge=0)
+    data_http_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout of one HTTP request to a data vendor, in seconds"
+    )
+    data_http_max_retries: int = Field(
+        3, ge=0, le=10, description="Retries of a failed vendor request (connection errors, 5xx, 429)"
+    )
+    data_http_backoff_base_s: float = Field(
+        0.5, gt=0, description="First back-off between retries, in seconds (doubles, with jitter)"
+    )
+    data_http_retry_after_max_s: float = Field(
+        60.0, ge=0, description="Longest Retry-After a vendor may impose before the request fails, in seconds"
+    )
+    alphavantage_requests_per_minute: float = Field(5.0, gt=0, description="Rate limit for Alpha Vantage requests")
+    finnhub_requests_per_minute: float = Field(60.0, gt=0, description="Rate limit for Finnhub requests")
+    fred_requests_per_minute: float = Field(120.0, gt=0, description="Rate limit for FRED requests")
+    newsapi_requests_per_minute: float = Field(30.0, gt=0, description="Rate limit for NewsAPI requests")
+    data_cache_ttl_s: float = Field(300.0, ge=0, description="How long vendor answers are cached, in seconds")
+    data_quarantine_s: float = Field(
+        3600.0, ge=0, description="How long a dataset failing the quality checks stays quarantined, in seconds"
+    )
+    data_stale_business_days: int = Field(
+        3, ge=0, description="Bars older than this many business days are stale (quality check)"
+    )
 
-    alphavantage_base_url: str = "https://www.alphavantage.co"
-    finnhub_base_url: str = "https://finnhub.io/api/v1"
-    fred_base_url: str = "https://api.stlouisfed.org"
-    newsapi_base_url: str = "https://newsapi.org"
-    data_fred_rates_series: Literal["DGS10", "FEDFUNDS"] = "DGS10"
-    data_news_queries: dict[str, str] = Field(default_factory=dict)
+    alphavantage_base_url: str = Field(
+        default="https://www.alphavantage.co", description="Alpha Vantage base URL (tests point it at a local server)"
+    )
+    finnhub_base_url: str = Field(default="https://finnhub.io/api/v1", description="Finnhub base URL")
+    fred_base_url: str = Field(default="https://api.stlouisfed.org", description="FRED base URL")
+    newsapi_base_url: str = Field(default="https://newsapi.org", description="NewsAPI base URL")
+    data_fred_rates_series: Literal["DGS10", "FEDFUNDS"] = Field(
+        default="DGS10", description="FRED series used as the rates input of the macro plug-in"
+    )
+    data_news_queries: dict[str, str] = Field(
+        default_factory=dict, description='NewsAPI query per symbol, as JSON ({"AAPL": "Apple"}); default: the symbol'
+    )
 
     @field_validator("data_symbols", mode="before")
     @classmethod
