@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -27,7 +28,7 @@ async def connect(
     which are recomputed rather than recovered after a crash. Live ledgers are always ``synchronous=FULL``.
     """
     if readonly:
-        if not path.exists():
+        if not await asyncio.to_thread(path.exists):
             raise FileNotFoundError(f"no ledger at {path}")
         conn = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     else:
