@@ -47,6 +47,7 @@ async def measure(n: int, bus: str) -> list[float]:
         durations: list[float] = []
         await replay.runtime.start()
         try:
+
             def keep(outcome: TickOutcome) -> None:
                 if outcome.status != "completed":
                     raise RuntimeError(f"tick {outcome.tick.id} {outcome.status}: {outcome.reason}")
