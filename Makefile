@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_PACKAGES := mosquitto mosquitto-clients prometheus openssl
-export RUNTIME_OPERATORS ?= $(USER)
 
 .PHONY: run test lint typecheck pytest bench system-deps clean
 

@@ -43,8 +43,6 @@ def daemon(obj: Obj, interval: float | None, no_ticks: bool, no_metrics: bool) -
             fail(str(exc))
         except BusError as exc:
             fail(f"cannot reach the bus: {exc}")
-        for handler in list(logging.root.handlers):  # the JSON/console handlers of ops.logging replace them
-            logging.root.removeHandler(handler)
         services = await start_services(rt, scheduler=scheduled, metrics_endpoint=not no_metrics)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

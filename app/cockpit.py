@@ -82,12 +82,14 @@ def register_payloads() -> None:
 async def run_embedded(
     app: CockpitBase, core: CoreSettings, settings: RuntimeSettings, speed: float, stop: asyncio.Event
 ) -> None:
-    """The runtime in this process, ticking every ``1/speed`` s until ``stop``; control served on the bus."""
-    from app.wiring import AppConfig, build_runtime  # heavy: agents, numpy, pandas
-    from runtime.control import ControlService
+    """The demo market replayed in this process, ``speed`` sessions a second, until ``stop``; the runtime's
+    services (control with the alert verbs, the notifier, JSON logs to the home, not the terminal) on the bus."""
+    from app.services import start_services  # heavy: agents, numpy, pandas
+    from app.wiring import build_demo, load_config
 
-    rt = build_runtime(AppConfig(core=core, runtime=settings))
     try:
+        demo = build_demo(load_config(home=core.home, bus=core.bus, env=core.env))
+        rt = demo.runtime
         await rt.start(role="cockpit")
     except HomeLocked as exc:
         app.exit(return_code=2, message=f"{exc}: a daemon owns this home; attach with --bus mqtt://...")
@@ -96,12 +98,12 @@ async def run_embedded(
         log.exception("the embedded runtime failed to start")
         app.exit(return_code=1, message=f"the embedded runtime failed to start: {exc}")
         return
-    control = ControlService(rt)
-    await control.start()
+    services = await start_services(rt, metrics_endpoint=False, console_logs=False)
     try:
-        await rt.run_loop(stop=stop, interval=1.0 / speed)
+        await demo.run(speed=speed, stop=stop)
+        await stop.wait()  # the replay reached today: keep serving the cockpit until it quits
     finally:
-        await control.stop()
+        await services.stop()
         await rt.stop()
 
 

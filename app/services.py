@@ -52,6 +52,8 @@ async def start_services(
 ) -> Services:
     """Start the services of a started runtime. A metrics port in use is logged, never fatal."""
     if json_logs:
+        for handler in list(logging.root.handlers):  # the CLI's stderr handler: ops.logging's replace it
+            logging.root.removeHandler(handler)
         configure_logging(load(LoggingSettings), run_id=rt.run_id, env=rt.env, home=rt.home, console=console_logs)
     ops_metrics = OpsMetrics(rt.metrics.registry, now=rt.clock.now, ledger_path=rt.home / "ledger.sqlite")
     await ops_metrics.start(rt.bus)

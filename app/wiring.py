@@ -249,3 +249,13 @@ def build_replay(
 
 def parse_day(value: str) -> date:
     return datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 - a calendar date, not an instant
+
+
+DEMO_START = date(2022, 1, 3)
+
+
+def build_demo(config: AppConfig, *, today: date | None = None, bus: Bus | None = None) -> Replay:
+    """The embedded default: the configured market (the seeded demo unless ``DATA_*`` says otherwise) replayed
+    session by session from :data:`DEMO_START` to today, resuming where an earlier run on the home stopped."""
+    end = today or datetime.now().astimezone().date()
+    return build_replay(config, start=DEMO_START, end=end, bus=bus)
