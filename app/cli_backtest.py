@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import SecretStr, ValidationError
 
 from app.cli_common import Obj, echo_json, fail, run
 from app.wiring import AppConfig, Market, Replay, build_market, build_registry, build_replay, parse_day
@@ -83,9 +84,10 @@ def run_cmd(obj: Obj, /, **options: Any) -> None:
     _backtest(obj, **options)
 
 
-def _apply_config_file(path: Path) -> None:
-    """Settings for this process from a file, over the environment: ``KEY=VALUE`` lines, a JSON object of
-    ``KEY: value``, or a previous run's ``config.json`` (its ``environment``)."""
+def _apply_config_file(path: Path) -> dict[str, Any] | None:
+    """Settings for this run from a file: ``KEY=VALUE`` lines or a JSON object of ``KEY: value`` go into the
+    environment (over what is set there); a previous run's ``config.json`` is returned, for
+    :func:`restore_settings` to rebuild every section exactly as that run had it."""
     text = path.read_text("utf-8")
     values: dict[str, str] = {}
     if text.lstrip().startswith("{"):
@@ -93,10 +95,11 @@ def _apply_config_file(path: Path) -> None:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--config {path}: not valid JSON ({exc})") from None
-        found = doc.get("environment", doc) if isinstance(doc, dict) else None
-        if not isinstance(found, dict):
+        if not isinstance(doc, dict):
             raise ConfigError(f"--config {path}: expected a JSON object")
-        values = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
+        if isinstance(doc.get("settings"), dict):
+            return doc
+        values = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in doc.items()}
     else:
         for n, line in enumerate(text.splitlines(), 1):
             line = line.strip()
@@ -107,6 +110,26 @@ def _apply_config_file(path: Path) -> None:
                 raise ConfigError(f"--config {path}:{n}: expected KEY=VALUE")
             values[key.strip()] = value.strip().strip("'\"")
     os.environ.update({k.upper(): v for k, v in values.items()})
+    return None
+
+
+def restore_settings(config: AppConfig, saved: dict[str, Any]) -> AppConfig:
+    """Every section but ``core`` (home, bus and environment are the run's own) as a run's ``config.json``
+    recorded it; secrets, which it never records, come from the current environment."""
+    sections: dict[str, Any] = {}
+    for name, model in config.sections().items():
+        recorded = saved["settings"].get(name)
+        if name == "core" or not isinstance(recorded, dict):
+            continue
+        values = {k: v for k, v in recorded.items() if k in type(model).model_fields}
+        for key in values:
+            if isinstance(getattr(model, key), SecretStr):
+                values[key] = getattr(model, key)
+        try:
+            sections[name] = type(model).model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(f"--config: section {name!r} of the run's config.json: {exc}") from None
+    return dataclasses.replace(config, **sections)
 
 
 class _Progress:
@@ -233,10 +256,13 @@ def _backtest(
         raise click.BadParameter("must be positive", param_hint="--capital")
     params = _strategy_params(strategy, fast, slow, lot)
     first, last = _day(start, "--start"), _day(end, "--end")
-    if config_file is not None:
-        _apply_config_file(config_file)
+    saved = _apply_config_file(config_file) if config_file is not None else None
     config = obj.config()
     bt = load(BacktestSettings)
+    if saved is not None:
+        config = restore_settings(config, saved)
+        if isinstance(saved.get("backtest"), dict):
+            bt = BacktestSettings.model_validate(saved["backtest"])
     spec = BacktestSpec(
         symbols=tuple(dict.fromkeys(s.upper() for s in symbols)) or tuple(config.data.data_symbols),
         start=first,

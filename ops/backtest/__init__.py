@@ -24,6 +24,7 @@ from ops.backtest.artifacts import (
     list_runs,
     new_run_id,
     read_json,
+    write_json,
 )
 from ops.backtest.chart import equity_drawdown_svg
 from ops.backtest.events import RunEvents, scan_audit
@@ -86,4 +87,5 @@ __all__ = [
     "scan_audit",
     "settings_environment",
     "sma_cross_reference",
+    "write_json",
 ]
