@@ -149,20 +149,26 @@ class CockpitBase(App[None]):
             self._main.tick()
 
     # -- what arrives -------------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """The UI is up (not starting, not shutting down): widgets may be touched."""
+        return not self._closing and bool(self.screen_stack) and self._main is not None and self._main.is_mounted
+
     @on(BusMessage)
     def _fold(self, message: BusMessage) -> None:
         message.apply(self.store)
-        if self._main is not None and self._main.is_mounted:
-            self._main.deliver(message)
-        if isinstance(message, ConnectionChanged | PresenceChanged | StateChanged | CommandAnswered):
-            self.refresh_bindings()
         if isinstance(message, PresenceChanged) and message.presence.online:
             run = message.presence.run_id or message.presence.client_id
-            if run not in self._runs_seen:
+            if run not in self._runs_seen:  # a runtime (re)started: ask it what the bus does not carry
                 self._runs_seen.add(run)
                 self.read("status")
                 self.read("nav_history", {"limit": 500})
-                self._read_view(self.main.current)
+                self._read_view(self._main.current if self._main is not None else "overview")
+        if not self.alive:
+            return
+        self.main.deliver(message)
+        if isinstance(message, ConnectionChanged | PresenceChanged | StateChanged | CommandAnswered):
+            self.refresh_bindings()
 
     # -- control ------------------------------------------------------------------------------------
     def read(self, verb: str, args: dict[str, Any] | None = None) -> None:
@@ -191,6 +197,8 @@ class CockpitBase(App[None]):
             if self.store.busy == verb:
                 self.store.busy = None
         self.post_message(CommandAnswered(entry))
+        if not self.alive:
+            return
         self._tell(entry)
         if after is not None:
             after(entry)
@@ -384,22 +392,18 @@ class CockpitBase(App[None]):
 
     def palette_commands(self) -> list[PaletteCommand]:
         keys = {row.id: row.keys for row in self.key_rows()}
+        items: list[tuple[str, str, str, str]] = []  # (title, help, action, binding id)
+        for b in Binding.make_bindings(self.BINDINGS):
+            if b.action not in ("command_palette", "go_back"):
+                items.append((b.description, b.tooltip, b.action, b.id or ""))
+        items.append(("Acknowledge", "Acknowledge the alert under the cursor", "acknowledge", "alerts.ack"))
+        items.append(("Filter", "Filter the rows of the current table", "filter", "view.filter"))
         commands = []
-        for scope, items in self.binding_scopes()[:1]:
-            del scope
-            for b in items:
-                if not isinstance(b, Binding) or b.action in ("command_palette", "go_back"):
-                    continue
-                name = b.action.split("(")[0]
-                off = "" if self.check_action(name, ()) else (self.store.controls_off_reason or "not now")
-                commands.append(
-                    PaletteCommand(b.tooltip or b.description, b.description, b.action, keys[b.id or ""], off)
-                )
-        extra = (
-            ("Acknowledge the selected alert", "acknowledge", "alerts.ack"),
-            ("Filter the current table", "filter", "view.filter"),
-        )
-        for title, action, binding_id in extra:
-            off = "" if self.check_action(action, ()) else (self.store.controls_off_reason or "not here")
-            commands.append(PaletteCommand(title, title, action, keys.get(binding_id, ""), off))
+        for title, help_text, action, binding_id in items:
+            name = action.split("(")[0]
+            off = ""
+            if not self.check_action(name, ()):
+                off = self.store.controls_off_reason if name in CONTROL_ACTIONS else ""
+                off = off or ("busy" if self.store.busy else "not here")
+            commands.append(PaletteCommand(title, help_text, action, keys.get(binding_id, ""), off))
         return commands

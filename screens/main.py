@@ -49,6 +49,8 @@ class MainScreen(Screen[None]):
         self.stale_after = stale_after
         self.current = VIEWS[0].VIEW_ID
         self.history: list[str] = []
+        self.views: dict[str, View] = {}
+        self.always: tuple[StatusBar, Banner, NavBar] | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.store, self.clock, stale_after=self.stale_after)
@@ -60,15 +62,19 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.views = {view.VIEW_ID: view for view in self.query(View)}
+        self.always = (self.query_one(StatusBar), self.query_one(Banner), self.query_one(NavBar))
         self.view.focus_default()
 
     @property
     def view(self) -> View:
-        return self.query_one(f"#view-{self.current}", View)
+        return self.views[self.current]
 
     def deliver(self, message: BusMessage) -> None:
-        """Hand ``message`` to what is on screen."""
-        for widget in (self.query_one(StatusBar), self.query_one(Banner), self.query_one(NavBar), self.view):
+        """Hand ``message`` to what is on screen (a closing widget just declines it)."""
+        if self.always is None:
+            return
+        for widget in (*self.always, self.view):
             widget.post_message(message)
 
     def show(self, view_id: str, *, remember: bool = True) -> View:
@@ -97,7 +103,10 @@ class MainScreen(Screen[None]):
 
     def tick(self) -> None:
         """Once a second: ages move on even when nothing arrives."""
-        self.query_one(StatusBar).sync()
-        self.query_one(Banner).sync()
+        if self.always is None:
+            return
+        status, banner, _ = self.always
+        status.sync()
+        banner.sync()
         if self.current == "agents":
             self.view.sync()

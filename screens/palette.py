@@ -31,7 +31,7 @@ class CockpitCommands(Provider):
         return app.palette_commands() if isinstance(app, CommandSource) else []
 
     def _help(self, command: PaletteCommand) -> str:
-        key = f"[{command.key}] " if command.key else ""
+        key = f"{command.key} · " if command.key else ""  # help is markup: no square brackets
         off = f" — OFF: {command.off}" if command.off else ""
         return f"{key}{command.help}{off}"
 

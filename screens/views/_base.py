@@ -102,6 +102,7 @@ class TableView(View):
     def __init__(self, store: Store, clock: Clock) -> None:
         super().__init__(store, clock)
         self.needle = ""
+        self.shown: Sequence[Any] = ()
 
     def compose_header(self) -> ComposeResult:
         """Widgets above the table (a summary line, a chain status...)."""
@@ -114,6 +115,9 @@ class TableView(View):
         yield filt
         yield VirtualTable(self.COLUMNS, self.render_row, empty=self.EMPTY, id=f"{self.VIEW_ID}-table")
         yield Static(id=f"{self.VIEW_ID}-note", classes="note", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).cursor_blink = bool(getattr(self.app, "blink", True))
 
     @property
     def table(self) -> VirtualTable:
@@ -146,7 +150,8 @@ class TableView(View):
 
     def sync(self) -> None:
         table = self.table
-        table.set_rows(self.visible_rows())
+        self.shown = self.visible_rows()
+        table.set_rows(self.shown)
         if self.needle:
             table.set_empty(f"no row matches {self.needle!r}")
         else:

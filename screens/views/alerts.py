@@ -70,7 +70,7 @@ class AlertsView(TableView):
     def note(self) -> str:
         waiting = self.store.waiting_alerts()
         total = len(self.store.alerts)
-        shown = len(self.visible_rows()) if self.needle else total
+        shown = len(self.shown)
         text = f"{total:,} alert(s), {waiting:,} waiting for an acknowledgement"
         if self.needle:
             text += f" · {shown:,} match {self.needle!r}"

@@ -108,7 +108,9 @@ class OverviewView(View):
         p = self.store.portfolio
         widget = self.query_one("#ov-kpis", Static)
         if p is None:
-            widget.update("NAV — · waiting for the portfolio (state/portfolio, retained; published after a tick)")
+            widget.update(
+                "NAV — · waiting for the portfolio (state/portfolio, retained; published after a tick)", layout=False
+            )
             return
         nav = number(p.get("nav"))
         day = number(p.get("day_pnl"))
@@ -132,7 +134,7 @@ class OverviewView(View):
             parts.append(f"as of {as_of}")
         if p.get("reconciled") is False:
             parts.append("✖ NOT RECONCILED")
-        widget.update(" · ".join(parts))
+        widget.update(" · ".join(parts), layout=False)
 
     def _health(self) -> None:
         store = self.store
@@ -167,7 +169,7 @@ class OverviewView(View):
             storage = (health.get("storage") or {}).get("integrity", "?")
             lines.append(f"{verdict} · storage {storage}")
             lines += [f" ✖ {shorten(str(p), 60)}" for p in (health.get("problems") or [])[:3]]
-        self.query_one("#ov-health", Static).update("\n".join(lines))
+        self.query_one("#ov-health", Static).update("\n".join(lines), layout=False)
 
     def _weights(self) -> None:
         weights = self.store.weights
@@ -193,7 +195,7 @@ class OverviewView(View):
         rows = self.store.alerts[-LATEST_ALERTS:][::-1]
         widget = self.query_one("#ov-alerts", Static)
         if not rows:
-            widget.update("no alert since the cockpit connected")
+            widget.update("no alert since the cockpit connected", layout=False)
             return
         lines = []
         for row in rows:
@@ -203,4 +205,4 @@ class OverviewView(View):
                 f"{SEVERITY_GLYPHS[a.severity]} {SEVERITY_WORDS[a.severity]:<5} {clock_time(a.ts)} "
                 f"{a.action}{ack} {shorten(a.message, 160)}"
             )
-        widget.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
+        widget.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"), layout=False)

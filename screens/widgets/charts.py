@@ -142,5 +142,5 @@ class LabelledSpark(Horizontal):
             bars.update("")
             figures.update("no data")
             return
-        bars.update(sparkline(self.data, bars.size.width or 40))
+        bars.update(sparkline(self.data, bars.size.width or 40), layout=False)
         figures.update(f"last {self.data[-1]:,.1f}{self.unit} max {max(self.data):,.1f}{self.unit}")

@@ -45,11 +45,22 @@ class StatusBar(Horizontal):
         yield Label(id="sb-controls", markup=False)
 
     def on_mount(self) -> None:
+        self._shown: dict[str, tuple[str, str, bool]] = {}
         self.sync()
 
     @on(BusMessage)
     def _changed(self, message: BusMessage) -> None:
         self.sync()
+
+    def _set(self, part: str, text: str, classes: str, show: bool = True) -> None:
+        """Update one part only when it changed (a class change restyles the widget: not for nothing)."""
+        if self._shown.get(part) == (text, classes, show):
+            return
+        self._shown[part] = (text, classes, show)
+        label = self.query_one(f"#sb-{part}", Label)
+        label.update(text, layout=part != "connection")  # the connection part is 1fr wide: no layout
+        label.set_classes(classes)
+        label.display = show
 
     def data_age(self) -> tuple[str, bool]:
         """The age of the newest message and whether it is stale."""
@@ -60,33 +71,24 @@ class StatusBar(Horizontal):
     def sync(self) -> None:
         store = self.store
         state = store.state_name
-        label = self.query_one("#sb-state", Label)
-        label.update(state_label(state))
-        label.set_classes(f"-{(state or 'unknown').lower()}")
+        self._set("state", state_label(state), f"-{(state or 'unknown').lower()}")
         conn = store.connection
-        glyph = CONNECTION_GLYPHS.get(conn.state, "?")
-        text = f"{glyph} {conn.label}"
+        text = f"{CONNECTION_GLYPHS.get(conn.state, '?')} {conn.label}"
         if conn.state != "connected":
             text += f" since {clock_time(conn.since)}"
         shown, stale = self.data_age()
         text += f" · data {shown}" + (" STALE" if stale and store.last_rx is not None else "")
-        connection = self.query_one("#sb-connection", Label)
-        connection.update(text)
-        connection.set_classes(f"-{conn.state}" + (" -stale" if stale else ""))
-        runtime = self.query_one("#sb-runtime", Label)
+        self._set("connection", text, f"-{conn.state}" + (" -stale" if stale else ""))
         if store.presence is None:
-            runtime.update("runtime ? unseen")
-            runtime.set_classes("-offline")
+            self._set("runtime", "runtime ? unseen", "-offline")
+        elif store.presence.online:
+            self._set("runtime", "runtime ● online", "-online")
         else:
-            online = store.presence.online
-            runtime.update("runtime ● online" if online else "runtime ○ OFFLINE")
-            runtime.set_classes("-online" if online else "-offline")
-        self.query_one("#sb-who", Label).update(f"{store.env} · {store.operator}")
-        controls = self.query_one("#sb-controls", Label)
+            self._set("runtime", "runtime ○ OFFLINE", "-offline")
+        self._set("who", f"{store.env} · {store.operator}", "")
         reason = store.controls_off_reason
-        controls.update("READ-ONLY" if store.read_only else (f"controls off: {reason}" if reason else ""))
-        controls.display = bool(reason)
-        controls.set_classes("-off")
+        controls = "READ-ONLY" if store.read_only else (f"controls off: {reason}" if reason else "")
+        self._set("controls", controls, "-off", bool(reason))
 
 
 class Banner(Static):
@@ -96,6 +98,7 @@ class Banner(Static):
         super().__init__(id="banner", markup=False)
         self.store = store
         self.clock = clock
+        self._text = ""
 
     def on_mount(self) -> None:
         self.sync()
@@ -114,7 +117,9 @@ class Banner(Static):
             self.display = False
             return
         self.display = True
-        self.set_classes(f"-{name.lower()}" if name else "")
+        kind = f"-{(name or 'unknown').lower()}"
+        if not self.has_class(kind):
+            self.set_classes(kind)
         ago = age(since(self.clock.now(), state.since))
         same_day = stamp(state.since)[:10] == stamp(self.clock.now())[:10]
         when = f"since {clock_time(state.since) if same_day else stamp(state.since)} ({ago} ago)"
@@ -134,7 +139,10 @@ class Banner(Static):
             lines = [f"{glyph} REDUCING {when}: {shorten(state.reason, 120)} — only exposure-reducing orders"]
         else:
             lines = [f"{glyph} {name} {when}: {shorten(state.reason, 120)}"]
-        self.update("\n".join(lines))
+        text = "\n".join(lines)
+        if text != self._text:
+            self._text = text
+            self.update(text)
 
 
 class NavBar(Static):
@@ -145,6 +153,7 @@ class NavBar(Static):
         self.store = store
         self.views = list(views)  # (key, view id, label)
         self.current = views[0][1] if views else ""
+        self._plain = ""
 
     def on_mount(self) -> None:
         self.sync()
@@ -175,7 +184,10 @@ class NavBar(Static):
                     line.append(f" {text} ")
             if line.cell_len <= (self.size.width or 80):
                 break
-        self.update(line)
+        if line.plain != self._plain:
+            self._plain = line.plain
+            self.update(line, layout=False)
 
     def on_resize(self) -> None:
+        self._plain = ""
         self.sync()

@@ -67,12 +67,12 @@ class VirtualTable(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "move(-1)", "Up", show=False, id="table.up"),
-        Binding("down,j", "move(1)", "Down", show=False, id="table.down"),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="table.page_up"),
-        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="table.page_down"),
-        Binding("home,g", "jump(0)", "First", show=False, id="table.first"),
-        Binding("end,G", "jump(-1)", "Last", show=False, id="table.last"),
+        Binding("up,k", "move(-1)", "Up", show=False, id="table.up", tooltip="Cursor up one row"),
+        Binding("down,j", "move(1)", "Down", show=False, id="table.down", tooltip="Cursor down one row"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up", tooltip="Up one screen"),
+        Binding("pagedown,space", "page(1)", "Page down", show=False, id="table.page_down", tooltip="Down one screen"),
+        Binding("home,g", "jump(0)", "First", show=False, id="table.first", tooltip="The first (newest) row"),
+        Binding("end,G", "jump(-1)", "Last", show=False, id="table.last", tooltip="The last (oldest) row"),
         Binding("enter", "select", "Open", show=False, id="table.open", tooltip="Open the row under the cursor"),
     ]
 
@@ -194,7 +194,10 @@ class VirtualTable(ScrollView, can_focus=True):
             widths[widest] -= 1
             need -= 1
         spare = max(0, room - sum(widths))
-        if flex:
+        if flex and spare < sum(self.columns[i].floor for i in flex):
+            for i in flex:  # no room even at the floors: keep them, the line is cut at the edge
+                widths[i] = self.columns[i].floor
+        elif flex:
             share = spare // len(flex)
             for i in flex:
                 widths[i] = share
