@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-APT_PACKAGES := mosquitto mosquitto-clients prometheus openssl
+APT_PACKAGES := mosquitto mosquitto-clients prometheus openssl tmux
 
 .PHONY: run test lint typecheck pytest bench system-deps clean
 
@@ -24,7 +24,7 @@ system-deps:
 	fi
 
 run: $(STAMP)
-	$(BIN)/agenthedge runtime run-loop --interval 1
+	RUNTIME_OPERATORS="$${RUNTIME_OPERATORS:-$${USER:-operator}}" $(BIN)/agenthedge cockpit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
