@@ -7,14 +7,14 @@ name is refused. The same :meth:`ControlService.execute` serves the daemon, the 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from runtime import topics
-from runtime.bus import Bus, Subscription
+from runtime.bus import Bus
+from runtime.consumer import Consumer
 from runtime.errors import Refused
 from runtime.health import health_report
 from runtime.messages import Envelope, RejectedMessage, make
@@ -67,8 +67,7 @@ class ControlService:
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._consumer: Consumer | None = None
         self._handlers: dict[str, Handler] = {}
         self._state_changing: set[str] = set(STATE_CHANGING)
 
@@ -150,24 +149,18 @@ class ControlService:
 
     # -- on the bus ----------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._sub = self.rt.bus.subscribe(topics.CONTROL_ALL)
-        await self.rt.bus.wait_subscribed(self._sub)
-        self._task = asyncio.create_task(self._serve(self._sub), name="control")
+        self._consumer = Consumer(
+            self.rt.bus,
+            (topics.CONTROL_ALL,),
+            self._handle,
+            name="control",
+            on_error=self.rt.metrics.errors.labels(component="control").inc,
+        )
+        await self._consumer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._sub is not None:
-            await self._sub.close()
-
-    async def _serve(self, sub: Subscription) -> None:
-        async for delivery in sub:
-            try:
-                await self._handle(delivery.topic, delivery.envelope)
-            except Exception:
-                self.rt.metrics.errors.labels(component="control").inc()
-                log.exception("control request %s failed", delivery.envelope.id)
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def _handle(self, topic: str, message: Envelope) -> None:
         rt = self.rt

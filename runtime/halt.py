@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import topics
 from runtime.agent import SafeState
-from runtime.bus import Subscription
+from runtime.consumer import Consumer
 from runtime.messages import Envelope, RejectedMessage
 from runtime.payloads import KillSwitch as KillSwitchPayload
 from runtime.state import RuntimeState
@@ -34,28 +34,21 @@ CONSUMER = "runtime.kill_switch"
 class KillSwitch:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._consumer: Consumer | None = None
 
     async def start(self) -> None:
-        self._sub = self.rt.bus.subscribe(*topics.KILL_SWITCH_TOPICS)
-        await self.rt.bus.wait_subscribed(self._sub)
-        self._task = asyncio.create_task(self._listen(self._sub), name="kill-switch")
+        self._consumer = Consumer(
+            self.rt.bus,
+            topics.KILL_SWITCH_TOPICS,
+            self.handle,
+            name="kill-switch",
+            on_error=self.rt.metrics.errors.labels(component="kill_switch").inc,
+        )
+        await self._consumer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._sub is not None:
-            await self._sub.close()
-
-    async def _listen(self, sub: Subscription) -> None:
-        async for delivery in sub:
-            try:
-                await self.handle(delivery.topic, delivery.envelope)
-            except Exception:  # a consumer never dies on one message
-                self.rt.metrics.errors.labels(component="kill_switch").inc()
-                log.exception("kill-switch handling failed for %s", delivery.envelope.id)
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def handle(self, topic: str, message: Envelope) -> None:
         if message.type != "kill_switch":

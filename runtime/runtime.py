@@ -97,6 +97,10 @@ class Runtime:
             raise
 
     async def _abort_start(self) -> None:
+        await self._close_storage()
+
+    async def _close_storage(self) -> None:
+        """Close the bus (if ours), the ledger and the audit log, then give the home back."""
         if self._own_bus:
             await self.bus.close()
         if self.ledger is not None:
@@ -157,15 +161,7 @@ class Runtime:
         await self.bus.publish(topics.STATE_CONNECTION, presence(self, online=False), retain=True)
         await self.audit("runtime.stopped", {"state": self.state.value}, SYSTEM)
         await self.flush_audit_head()
-        if self._own_bus:
-            await self.bus.close()
-        if self.ledger is not None:
-            await self.ledger.close()
-            self.ledger = None
-        if self.audit_log is not None:
-            self.audit_log.close()
-            self.audit_log = None
-        self.lock.release()
+        await self._close_storage()
 
     async def __aenter__(self) -> Runtime:
         await self.start()
