@@ -38,12 +38,13 @@ def daemon(obj: Obj, interval: float | None, no_ticks: bool, no_metrics: bool) -
     async def go() -> None:
         rt = build_runtime(config)
         try:
-            await rt.start(role="daemon")
+            await rt.start(role="daemon", announce=False)
         except HomeLocked as exc:
             fail(str(exc))
         except BusError as exc:
             fail(f"cannot reach the bus: {exc}")
         services = await start_services(rt, scheduler=scheduled, metrics_endpoint=not no_metrics)
+        await rt.announce()  # online: control requests are served from here on
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

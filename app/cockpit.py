@@ -90,7 +90,7 @@ async def run_embedded(
     try:
         demo = build_demo(load_config(home=core.home, bus=core.bus, env=core.env))
         rt = demo.runtime
-        await rt.start(role="cockpit")
+        await rt.start(role="cockpit", announce=False)
     except HomeLocked as exc:
         app.exit(return_code=2, message=f"{exc}: a daemon owns this home; attach with --bus mqtt://...")
         return
@@ -99,6 +99,7 @@ async def run_embedded(
         app.exit(return_code=1, message=f"the embedded runtime failed to start: {exc}")
         return
     services = await start_services(rt, metrics_endpoint=False, console_logs=False)
+    await rt.announce()
     try:
         await demo.run(speed=speed, stop=stop)
         await stop.wait()  # the replay reached today: keep serving the cockpit until it quits

@@ -82,12 +82,18 @@ class Runtime:
         self._audit_head_saved: tuple[int, str] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
+        self._announce_on_start = True
         self.lock = HomeLock(core.home)
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    async def start(self, role: str = "runtime") -> None:
+    async def start(self, role: str = "runtime", *, announce: bool = True) -> None:
         """Take the home (one runtime per home: raises :class:`runtime.lock.HomeLocked`), open storage,
-        connect, restore the persisted state and start the agents."""
+        connect, restore the persisted state and start the agents.
+
+        ``announce=False`` leaves the retained presence to :meth:`announce`, for a host (the daemon) that starts
+        its control service afterwards: clients treat "online" as "ready for control requests".
+        """
+        self._announce_on_start = announce
         self.home.mkdir(parents=True, exist_ok=True)
         self.lock.acquire(role)
         try:
@@ -139,9 +145,14 @@ class Runtime:
         for agent in self.registry:
             await agent.start(self.agent_context(agent.name))
         await self.kill_switch.start()
-        await self.bus.publish(topics.STATE_CONNECTION, presence(self, online=True), retain=True)
+        if self._announce_on_start:
+            await self.announce()
         self._tasks.append(asyncio.create_task(self.heartbeats.run(), name="heartbeats"))
         self.started = True
+
+    async def announce(self) -> None:
+        """Publish the retained "online" presence (its last will says "offline")."""
+        await self.bus.publish(topics.STATE_CONNECTION, presence(self, online=True), retain=True)
 
     async def stop(self) -> None:
         if not self.started:
