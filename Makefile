@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_PACKAGES := mosquitto mosquitto-clients prometheus openssl tmux
 
-.PHONY: run test lint typecheck pytest bench system-deps clean
+.PHONY: run test lint typecheck pytest bench bench-venv system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,18 @@ pytest: $(STAMP) system-deps
 
 test: $(STAMP) system-deps lint typecheck pytest
 
-bench: $(STAMP) system-deps
+## backtrader (GPL) and backtesting.py (AGPL), the backtest bench's yardsticks: only ever in this separate
+## virtualenv, never a dependency of agenthedge; bench/engines/*.py run in it as subprocesses.
+BENCH_VENV := .bench-venv
+$(BENCH_VENV)/.installed:
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet 'backtrader==1.9.78.123' 'backtesting>=0.6.6,<0.7'
+	@touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+
+bench: $(STAMP) system-deps bench-venv
 	$(BIN)/python -m bench
 
 clean:

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-BENCHES = ("bench.bench_bus", "bench.bench_killswitch")
+BENCHES = ("bench.bench_bus", "bench.bench_killswitch", "bench.bench_backtest")
 
 
 def main() -> None:
