@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import SecretStr, ValidationError
@@ -25,6 +25,9 @@ from runtime.clock import SimClock
 from runtime.replay import session_time
 from runtime.runtime import Runtime
 from runtime.settings import ConfigError, load
+
+if TYPE_CHECKING:
+    from ops.backtest import BacktestOutcome, BacktestSettings, BacktestSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 STRATEGIES = ("council", "sma-cross")
@@ -177,7 +180,7 @@ def _strategy_params(strategy: str, fast: int | None, slow: int | None, lot: int
     return params
 
 
-def backtest_config(config: AppConfig, home: Path, spec: Any, env: str) -> AppConfig:
+def backtest_config(config: AppConfig, home: Path, spec: BacktestSpec, env: str) -> AppConfig:
     """The deployment's settings, on the run's own throw-away home, with the run's overrides."""
     execution = config.execution.model_copy(update={"initial_capital": spec.capital})
     if spec.costs:
@@ -194,9 +197,10 @@ def backtest_config(config: AppConfig, home: Path, spec: Any, env: str) -> AppCo
     )
 
 
-def build_backtest_replay(config: AppConfig, spec: Any) -> Replay:
+def build_backtest_replay(config: AppConfig, spec: BacktestSpec) -> Replay:
     """The live pipeline over the spec's sessions. With data checks off, the provider stack's primary serves
     the bars unchecked (no quality gate, no quarantine); otherwise exactly ``build_replay``."""
+    from agents.data.agent import DataAgent
     from agents.director import sma_cross_agents
 
     strategy = None
@@ -225,8 +229,43 @@ def build_backtest_replay(config: AppConfig, spec: Any) -> Replay:
         config, clock=clock, market=market, preload=(spec.start, spec.end), strategy=strategy, capital=spec.capital
     )
     data_agent = registry.get("data")
+    assert isinstance(data_agent, DataAgent)
     runtime = Runtime(config.core, config.runtime, registry, clock=clock)
-    return Replay(runtime, clock, data_agent, spec.start, spec.end)  # type: ignore[arg-type]
+    return Replay(runtime, clock, data_agent, spec.start, spec.end)
+
+
+async def launch_backtest(
+    config: AppConfig,
+    spec: BacktestSpec,
+    *,
+    backtest: BacktestSettings | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    argv: list[str] | None = None,
+) -> BacktestOutcome:
+    """``agenthedge backtest`` after its options are read: a new run under ``<config home>/backtests``, the
+    live pipeline built on the run's own home, ticked over every session, its artifacts written. Also what a
+    ``backtest`` control verb (daemon, cockpit) calls.
+
+    Raises:
+        runtime.settings.ConfigError: the spec or the settings cannot make a run (bad symbols, dates, data).
+    """
+    from ops.backtest import BacktestSettings, RunPaths, new_run_id, run_backtest
+
+    bt = backtest or load(BacktestSettings)
+    now = datetime.now(UTC)
+    paths = RunPaths.of(config.core.home, new_run_id(now))
+    run_config = backtest_config(config, paths.home, spec, bt.env)
+    replay = build_backtest_replay(run_config, spec)
+    return await run_backtest(
+        paths,
+        spec,
+        replay,
+        settings=run_config.sections(),
+        backtest=bt,
+        on_progress=on_progress,
+        argv=argv,
+        started_at=now,
+    )
 
 
 def _backtest(
@@ -248,7 +287,7 @@ def _backtest(
     data_checks: str | None,
     as_json: bool,
 ) -> None:
-    from ops.backtest import BacktestSettings, BacktestSpec, RunPaths, new_run_id, run_backtest
+    from ops.backtest import BacktestSettings, BacktestSpec
 
     if data_path is not None and provider is not None:
         raise click.UsageError("--data and --provider are exclusive")
@@ -276,26 +315,12 @@ def _backtest(
         adjust=not raw_prices if (data_path or config.data.data_provider == "csv") else None,
         data_checks=data_checks or bt.data_checks,  # type: ignore[arg-type]
     )
-    now = datetime.now(UTC)
-    paths = RunPaths.of(config.core.home, new_run_id(now))
-    run_config = backtest_config(config, paths.home, spec, bt.env)
-    replay = build_backtest_replay(run_config, spec)
     progress = _Progress(sys.stdout.isatty() and not as_json)
     try:
-        outcome = run(
-            run_backtest(
-                paths,
-                spec,
-                replay,
-                settings=run_config.sections(),
-                backtest=bt,
-                on_progress=progress,
-                argv=sys.argv,
-                started_at=now,
-            )
-        )
+        outcome = run(launch_backtest(config, spec, backtest=bt, on_progress=progress, argv=sys.argv))
     finally:
         progress.close()
+    paths = outcome.paths
     if as_json:
         echo_json({"run_id": paths.run_id, "dir": str(paths.dir), "metrics": outcome.result["metrics"]})
     else:
