@@ -8,8 +8,6 @@ paper broker) beside the artifacts; the live ledger and audit log are only touch
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -85,35 +83,6 @@ def backtest(ctx: click.Context, /, **options: Any) -> None:
 def run_cmd(obj: Obj, /, **options: Any) -> None:
     """Run a backtest (the same as ``agenthedge backtest`` with options)."""
     _backtest(obj, **options)
-
-
-def _apply_config_file(path: Path) -> dict[str, Any] | None:
-    """Settings for this run from a file: ``KEY=VALUE`` lines or a JSON object of ``KEY: value`` go into the
-    environment (over what is set there); a previous run's ``config.json`` is returned, for
-    :func:`restore_settings` to rebuild every section exactly as that run had it."""
-    text = path.read_text("utf-8")
-    values: dict[str, str] = {}
-    if text.lstrip().startswith("{"):
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--config {path}: not valid JSON ({exc})") from None
-        if not isinstance(doc, dict):
-            raise ConfigError(f"--config {path}: expected a JSON object")
-        if isinstance(doc.get("settings"), dict):
-            return doc
-        values = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in doc.items()}
-    else:
-        for n, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            key, sep, value = line.removeprefix("export ").partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(f"--config {path}:{n}: expected KEY=VALUE")
-            values[key.strip()] = value.strip().strip("'\"")
-    os.environ.update({k.upper(): v for k, v in values.items()})
-    return None
 
 
 def restore_settings(config: AppConfig, saved: dict[str, Any]) -> AppConfig:
@@ -288,6 +257,8 @@ def _backtest(
     as_json: bool,
 ) -> None:
     from ops.backtest import BacktestSettings, BacktestSpec
+    from ops.backtest.render import summary
+    from ops.backtest.settings_file import apply_settings_file
 
     if data_path is not None and provider is not None:
         raise click.UsageError("--data and --provider are exclusive")
@@ -295,7 +266,7 @@ def _backtest(
         raise click.BadParameter("must be positive", param_hint="--capital")
     params = _strategy_params(strategy, fast, slow, lot)
     first, last = _day(start, "--start"), _day(end, "--end")
-    saved = _apply_config_file(config_file) if config_file is not None else None
+    saved = apply_settings_file(config_file) if config_file is not None else None
     config = obj.config()
     bt = load(BacktestSettings)
     if saved is not None:
@@ -327,82 +298,18 @@ def _backtest(
         click.echo(summary(outcome.result, outcome.run, paths.dir))
 
 
-def _pct(x: Any) -> str:
-    return "n/a" if x is None else f"{x:.2%}"
-
-
-def _num(x: Any, fmt: str = ".2f") -> str:
-    return "n/a" if x is None else format(x, fmt)
-
-
-def summary(result: dict[str, Any], run_info: dict[str, Any], where: Path) -> str:
-    """One screen: what ran, performance, risk, trading, breaches and rejects, where the artifacts are."""
-    spec, m = result["spec"], result["metrics"]
-    params = ", ".join(f"{k}={v}" for k, v in spec.get("params", {}).items())
-    strategy = f"{spec['strategy']}({params})" if params else spec["strategy"]
-    rate = run_info.get("bars_per_second")
-    lines = [
-        f"backtest {run_info.get('run_id')}  {', '.join(spec['symbols'])}  {spec['start']} .. {spec['end']}  "
-        f"{strategy}  costs {spec.get('costs') or 'settings'}",
-        f"  sessions {result['sessions']}  bars {run_info.get('bars')}  in {run_info.get('loop_seconds')} s"
-        f" ({_num(rate, ',.0f')} bars/s)  final state {result['final_state']}",
-        f"  final equity {m['final_equity']:,.2f}  total return {_pct(m['total_return'])}  CAGR {_pct(m['cagr'])}",
-        f"  volatility {_pct(m['volatility'])}  Sharpe {_num(m['sharpe'])}  Sortino {_num(m['sortino'])}"
-        f"  Calmar {_num(m['calmar'])}",
-        f"  max drawdown {_pct(m['max_drawdown'])} ({m['max_drawdown_days']} days)  avg exposure"
-        f" {_pct(m['avg_exposure'])}  turnover {_num(m['turnover'])}/yr  VaR usage {_pct(m['var_usage'])}",
-        f"  trades {m['trades']}  hit rate {_pct(m['hit_rate'])}  profit factor {_num(m['profit_factor'])}"
-        f"  fills {result['totals']['fills']}",
-        "  breaches: " + (", ".join(f"{k} {v}" for k, v in m["breaches"].items()) or "none"),
-        "  rejects: " + (", ".join(f"{k} {v}" for k, v in m["rejects"].items()) or "none"),
-        f"  artifacts: {where}",
-    ]
-    return "\n".join(lines)
-
-
 @backtest.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON output")
 @click.pass_obj
 def list_cmd(obj: Obj, as_json: bool) -> None:
     """The finished runs under <home>/backtests, oldest first."""
-    from ops.backtest import list_runs, read_json
+    from ops.backtest.render import run_rows, runs_table
 
-    rows = []
-    for paths in list_runs(obj.config().core.home):
-        result = read_json(paths.result)
-        info = read_json(paths.run) if paths.run.is_file() else {}
-        promo = read_json(paths.promotion_json) if paths.promotion_json.is_file() else None
-        spec, m = result["spec"], result["metrics"]
-        rows.append(
-            {
-                "run_id": paths.run_id,
-                "started_at": info.get("started_at"),
-                "symbols": spec["symbols"],
-                "start": spec["start"],
-                "end": spec["end"],
-                "strategy": spec["strategy"],
-                "final_equity": m["final_equity"],
-                "total_return": m["total_return"],
-                "max_drawdown": m["max_drawdown"],
-                "trades": m["trades"],
-                "promotion": None if promo is None else ("installed" if promo.get("installed") else "refused"),
-            }
-        )
+    rows = run_rows(obj.config().core.home)
     if as_json:
         echo_json(rows)
-        return
-    if not rows:
-        click.echo("no backtests yet")
-        return
-    click.echo(f"{'run':<27} {'symbols':<18} {'period':<23} {'strategy':<10} {'equity':>15} {'return':>8} "
-               f"{'max dd':>7} {'trades':>6}  promotion")  # fmt: skip
-    for r in rows:
-        syms = ",".join(r["symbols"])
-        click.echo(
-            f"{r['run_id']:<27} {syms[:18]:<18} {r['start']}..{r['end']} {r['strategy']:<10} "
-            f"{r['final_equity']:>15,.2f} {_pct(r['total_return']):>8} {_pct(r['max_drawdown']):>7} "
-            f"{r['trades']:>6}  {r['promotion'] or '-'}"
-        )
+    else:
+        click.echo(runs_table(rows))
 
 
 @backtest.command("show")
@@ -412,6 +319,7 @@ def list_cmd(obj: Obj, as_json: bool) -> None:
 def show_cmd(obj: Obj, run_id: str, as_json: bool) -> None:
     """One run's summary and where its artifacts are."""
     from ops.backtest import RunNotFound, RunPaths, read_json
+    from ops.backtest.render import summary
 
     try:
         paths = RunPaths.existing(obj.config().core.home, run_id)

@@ -39,9 +39,11 @@ from ops.backtest.promotion import (
     promote,
     render_markdown,
 )
+from ops.backtest.record import settings_environment
 from ops.backtest.reference import RefBar, ReferenceResult, RefFill, read_csv_bars, sma_cross_reference
-from ops.backtest.runner import BacktestOutcome, BacktestSpec, Replayable, run_backtest, settings_environment
+from ops.backtest.runner import BacktestOutcome, Replayable, run_backtest
 from ops.backtest.settings import BacktestSettings, DataChecks, MandateSettings
+from ops.backtest.spec import BacktestSpec
 from ops.backtest.trades import RoundTrip, SymbolPnl, TradeBook, TradeFill, build_trades
 
 __all__ = [

@@ -79,7 +79,7 @@ def daily_returns(initial: float, nav: Sequence[float] | F64) -> F64:
         return np.empty(0)
     prev = np.concatenate(([initial], values[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: F64 = values / prev - 1.0
+        out: F64 = (values - prev) / prev  # not values / prev - 1: that cancels digits on small moves
     return out
 
 
