@@ -284,7 +284,7 @@ def _backtest(
         data_path=str(data_path) if data_path else None,
         provider=provider,
         adjust=not raw_prices if (data_path or config.data.data_provider == "csv") else None,
-        data_checks=data_checks or bt.data_checks,  # type: ignore[arg-type]
+        data_checks="off" if (data_checks or bt.data_checks) == "off" else "on",
     )
     progress = _Progress(sys.stdout.isatty() and not as_json)
     try:

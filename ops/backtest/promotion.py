@@ -161,16 +161,11 @@ def evaluate_mandate(
             f"{hard} hard-limit breach(es): {listed} (tolerated {mandate.max_hard_breaches})",
         )
     )
-    weights = performance.get("weights")
-    has_weights = isinstance(weights, dict) and bool(weights)
+    found = performance.get("weights")
+    plugins = sorted(str(p) for p in found) if isinstance(found, dict) else []
+    listed_plugins = ", ".join(plugins) or "none"
     checks.append(
-        _check(
-            "weights",
-            has_weights,
-            len(weights) if isinstance(weights, dict) else 0,
-            ">= 1",
-            "tracker weights to install: " + (", ".join(sorted(weights)) if has_weights else "none"),  # type: ignore[arg-type]
-        )
+        _check("weights", bool(plugins), len(plugins), ">= 1", f"tracker weights to install: {listed_plugins}")
     )
     return checks
 
