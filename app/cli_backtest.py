@@ -225,6 +225,8 @@ async def launch_backtest(
     paths = RunPaths.of(config.core.home, new_run_id(now))
     run_config = backtest_config(config, paths.home, spec, bt.env)
     replay = build_backtest_replay(run_config, spec)
+    if not spec.symbols:  # none asked for: the market's universe (DATA_SYMBOLS, the demo's, or every CSV symbol)
+        spec = dataclasses.replace(spec, symbols=tuple(replay.data.symbols))
     return await run_backtest(
         paths,
         spec,
@@ -256,7 +258,7 @@ def _backtest(
     data_checks: str | None,
     as_json: bool,
 ) -> None:
-    from ops.backtest import BacktestSettings, BacktestSpec
+    from ops.backtest import BacktestError, BacktestSettings, BacktestSpec
     from ops.backtest.render import summary
     from ops.backtest.settings_file import apply_settings_file
 
@@ -289,6 +291,9 @@ def _backtest(
     progress = _Progress(sys.stdout.isatty() and not as_json)
     try:
         outcome = run(launch_backtest(config, spec, backtest=bt, on_progress=progress, argv=sys.argv))
+    except BacktestError as exc:
+        progress.close()
+        fail(f"backtest refused: {exc}")
     finally:
         progress.close()
     paths = outcome.paths

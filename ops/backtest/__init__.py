@@ -41,7 +41,7 @@ from ops.backtest.promotion import (
 )
 from ops.backtest.record import settings_environment
 from ops.backtest.reference import RefBar, ReferenceResult, RefFill, read_csv_bars, sma_cross_reference
-from ops.backtest.runner import BacktestOutcome, Replayable, run_backtest
+from ops.backtest.runner import BacktestError, BacktestOutcome, Replayable, run_backtest
 from ops.backtest.settings import BacktestSettings, DataChecks, MandateSettings
 from ops.backtest.spec import BacktestSpec
 from ops.backtest.trades import RoundTrip, SymbolPnl, TradeBook, TradeFill, build_trades
@@ -51,6 +51,7 @@ __all__ = [
     "METRIC_KEYS",
     "PROMOTED",
     "REFUSED",
+    "BacktestError",
     "BacktestOutcome",
     "BacktestSettings",
     "BacktestSpec",

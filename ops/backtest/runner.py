@@ -49,6 +49,28 @@ from storage.audit import AUDIT_FILE
 Progress = Callable[[int, int], None]
 
 
+class BacktestError(Exception):
+    """The run cannot give a meaningful result (no data for a requested symbol, no session); nothing is written."""
+
+
+def check_data(spec: BacktestSpec, agent: DataAgent | None, sessions: Sequence[date]) -> None:
+    """Refuse a run that would quietly trade less than asked: every requested symbol needs bars in the window.
+
+    Raises:
+        BacktestError: naming the symbols without bars, and any the data checks quarantined.
+    """
+    if agent is None or agent.data is None or not sessions:
+        raise BacktestError(f"no session with data between {spec.start} and {spec.end} for {', '.join(spec.symbols)}")
+    data = agent.data
+    lo, hi = data.row_of(date.fromordinal(spec.start.toordinal() - 1)) + 1, data.row_of(spec.end) + 1
+    closes = data.panel["close"][lo:hi]
+    missing = [s for s in spec.symbols if s not in data.col or bool(np.isnan(closes[:, data.col[s]]).all())]
+    if missing:
+        quarantined = sorted(str(k) for k in getattr(agent.provider, "quarantined", ()))
+        why = f"; quarantined by the data checks: {', '.join(quarantined)} (see --data-checks)" if quarantined else ""
+        raise BacktestError(f"no bars between {spec.start} and {spec.end} for {', '.join(missing)}{why}")
+
+
 class Replayable(Protocol):
     """What the runner drives: ``app.wiring.Replay`` (a runtime over historical sessions on a simulated clock)."""
 
@@ -128,7 +150,9 @@ async def run_backtest(
     try:
         data_agent = next((a for a in runtime.registry if isinstance(a, DataAgent)), None)
         risk = next((a for a in runtime.registry if isinstance(a, RiskAgent)), None)
-        capture = _Capture(len(replay.sessions()), risk, on_progress)
+        sessions = replay.sessions()
+        check_data(spec, data_agent, sessions)
+        capture = _Capture(len(sessions), risk, on_progress)
         loop0 = time.perf_counter()
         await replay.run(on_tick=capture)
         loop_seconds = time.perf_counter() - loop0

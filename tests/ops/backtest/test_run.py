@@ -167,6 +167,21 @@ def test_bad_requests_are_usage_errors(runs: tuple[Deployment, list[Path]]) -> N
                     "--provider", "demo").returncode == 2  # fmt: skip
 
 
+def test_a_run_without_data_for_a_symbol_is_refused_with_the_reason(runs: tuple[Deployment, list[Path]]) -> None:
+    live, _ = runs
+    before = {p.name for p in (live.home / "backtests").iterdir()}
+    unknown = live.cli("backtest", "--symbol", "AAPL", "--symbol", "NOPE", "--start", "2011-01-03", "--end",
+                       "2011-03-31", "--data", str(STOCKS))  # fmt: skip
+    assert unknown.returncode == 1
+    assert "backtest refused: no bars between 2011-01-03 and 2011-03-31 for NOPE" in unknown.stderr
+    # AAPL's real -52% of 2000-09-29 quarantines it for the whole preloaded range while the checks are on
+    crash = live.cli("backtest", "--symbol", "AAPL", "--symbol", "IBM", "--start", "2000-03-01", "--end",
+                     "2000-12-29", "--data", str(STOCKS))  # fmt: skip
+    assert crash.returncode == 1
+    assert "for AAPL; quarantined by the data checks: csv/bars/AAPL" in crash.stderr
+    assert live.json("backtest", "list", "--json")[-1]["run_id"] in before  # no result for a refused run
+
+
 class Peeker(Agent):
     """A strategy stage agent that checks what it may see, and tries to read the next session."""
 
