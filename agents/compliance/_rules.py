@@ -169,7 +169,9 @@ class _Review:
 
     def _wash(self, intent: OrderIntent, reducing: bool) -> str | None:
         last = self.fills.get(intent.symbol)
-        if last is None or last.side == intent.side or (reducing and self.s.wash_exempt_reducing):
+        if self.s.wash_window_days == 0 or last is None or last.side == intent.side:
+            return None
+        if reducing and self.s.wash_exempt_reducing:
             return None
         days = (self.as_of - last.ts.date()).days
         if days > self.s.wash_window_days:

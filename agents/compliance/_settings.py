@@ -30,7 +30,9 @@ class ComplianceSettings(BaseSettings):
         default_factory=dict, description="symbol -> issuer where several symbols share one (JSON; default: itself)"
     )
     wash_window_days: int = Field(
-        default=30, ge=0, description="No opposite-side trade in a name within this many days of its last fill"
+        default=30,
+        ge=0,
+        description="No opposite-side trade in a name within this many days of its last fill (0 turns the rule off)",
     )
     wash_exempt_reducing: bool = Field(
         default=True,

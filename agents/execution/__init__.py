@@ -5,7 +5,7 @@ The paper venues keep their own state in ``<home>/paper_broker.sqlite``, the ext
 reconciled against.
 """
 
-from agents.execution._agent import ExecutionAgent, client_order_id
+from agents.execution._agent import SETTLED_FILLS, ExecutionAgent, SettlementAgent, client_order_id
 from agents.execution._broker import (
     Broker,
     BrokerAccount,
@@ -35,6 +35,7 @@ __all__ = [
     "PAPER_FILE",
     "PORTFOLIO",
     "PORTFOLIO_TYPE",
+    "SETTLED_FILLS",
     "Broker",
     "BrokerAccount",
     "BrokerAck",
@@ -60,6 +61,7 @@ __all__ = [
     "PositionState",
     "ReconciliationAgent",
     "Settlement",
+    "SettlementAgent",
     "SettlementError",
     "Venues",
     "build_execution_agents",

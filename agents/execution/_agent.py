@@ -32,6 +32,7 @@ from agents.types import (
     RISK_VERDICTS,
     TRADE_PACK,
     ExecutionReport,
+    FillReport,
     OrderIntent,
     TradePack,
     Verdicts,
@@ -44,6 +45,7 @@ from storage.records import Order
 log = logging.getLogger(__name__)
 
 GUARD_KEY = "failure_guard"
+SETTLED_FILLS = "settled_fills"  # tick output: the fills settled this tick (list[FillReport])
 
 
 def client_order_id(env: str, number: int) -> str:
@@ -95,14 +97,8 @@ class ExecutionAgent(Agent):
     async def on_tick(self, tick: Tick) -> None:
         ctx = self.context
         view = tick.get(MARKET, MarketView)
-        if view is not None:
-            for broker in self.venues:
-                await broker.on_bar(view)
-        try:
-            fills = await self.settlement.collect(ctx, tick.id)
-        except SettlementError as exc:
-            await self._halt(f"execution failure: {exc}", exc.metrics, tick.id)
-            raise
+        settled = tick.outputs.get(SETTLED_FILLS)
+        fills = settled if settled is not None else await self.settle(tick, view)
         if self.guard.tripped:
             await self._check_halt_cleared(tick.id)
         pack = tick.get(TRADE_PACK, TradePack)
@@ -149,6 +145,23 @@ class ExecutionAgent(Agent):
         else:
             failures.update({i.id: "not sent: trading is halted or paused" for i in sendable})
         tick.put(EXECUTION_REPORT, ExecutionReport(submitted=submitted, fills=fills, failures=failures))
+
+    async def settle(self, tick: Tick, view: MarketView | None) -> list[FillReport]:
+        """The venues see the session's bar; every new fill is applied to the ledger (and published).
+
+        Normally done early in the tick by :class:`SettlementAgent`, so that the director and the council decide
+        on the session's close knowing the fills of its open; done here when no settlement agent runs.
+        """
+        if view is not None:
+            for broker in self.venues:
+                await broker.on_bar(view)
+        try:
+            fills = await self.settlement.collect(self.context, tick.id)
+        except SettlementError as exc:
+            await self._halt(f"execution failure: {exc}", exc.metrics, tick.id)
+            raise
+        tick.put(SETTLED_FILLS, fills)
+        return fills
 
     def _blocked(self) -> bool:
         return self.guard.tripped or not self.context.trading_allowed
@@ -355,3 +368,23 @@ class ExecutionAgent(Agent):
         if answer is None or answer.state in ("cancelled", "expired", "rejected"):
             return None
         return f"the venue reports it {answer.state} (fills still to settle)"
+
+
+class SettlementAgent(Agent):
+    """Stage DATA, right after the data agent: settle the session's fills before anyone decides.
+
+    The runbook's day has the 09:30 execution window and 10:00 reconciliation before the close; a tick that
+    stands for the session after its close must therefore know the fills of its open when the director and the
+    council run. This agent does the execution agent's settlement step (same venues, same code) early.
+    """
+
+    name = "settlement"
+    stage = Stage.DATA
+    order = 10
+
+    def __init__(self, execution: ExecutionAgent) -> None:
+        super().__init__()
+        self.execution = execution
+
+    async def on_tick(self, tick: Tick) -> None:
+        await self.execution.settle(tick, tick.get(MARKET, MarketView))

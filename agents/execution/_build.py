@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.execution._agent import ExecutionAgent
+from agents.execution._agent import ExecutionAgent, SettlementAgent
 from agents.execution._broker import Broker
 from agents.execution._paper import PaperBroker, PaperExchange
 from agents.execution._reconciliation_agent import ReconciliationAgent
@@ -36,7 +36,6 @@ def build_execution_agents(
     """
     venues = Venues(list(brokers) if brokers is not None else paper_venues(settings, home))
     settlement = Settlement(venues)
-    return [
-        ExecutionAgent(settings, venues, settlement, capital=capital),
-        ReconciliationAgent(settings, venues, settlement),
-    ]
+    execution = ExecutionAgent(settings, venues, settlement, capital=capital)
+    # the registry orders agents by stage: settlement runs in the data stage, first of the three
+    return [execution, ReconciliationAgent(settings, venues, settlement), SettlementAgent(execution)]

@@ -53,7 +53,7 @@ async def test_the_default_wiring_trades_on_paper_venues_in_their_own_file(tmp_p
     feeder = Feeder(market("AAA"))
     feeder.plan[0] = [intent("i1", "AAA", "buy", 10, 101.0)]
     agents = build_execution_agents(settings(), tmp_path, capital=50_000.0)
-    assert [a.name for a in agents] == ["execution", "reconciliation"]
+    assert [a.name for a in agents] == ["execution", "reconciliation", "settlement"]
     rt = runtime(tmp_path, [feeder, *agents], f"wiring-{tmp_path.name}")
     async with rt:
         await rt.run_once()

@@ -17,11 +17,11 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
-from ops.backtest.reference import RefBar, ReferenceResult, RefFill, read_csv_bars, sma_cross_reference
+from ops.backtest.reference import RefBar, ReferenceResult, read_csv_bars, sma_cross_reference
 from tests.app.daemon_harness import Deployment
 
 pytestmark = pytest.mark.slow
@@ -29,17 +29,6 @@ ROOT = Path(__file__).resolve().parents[3]
 STOCKS = ROOT / "tests" / "data" / "stocks.csv.gz"
 REFERENCE_ENV = ROOT / "ops" / "backtest" / "reference.env"
 START, END = "2000-03-01", "2013-03-01"
-
-# Settlement order: the pipeline applies the fill of session t+1's open in the EXECUTION stage of tick t+1,
-# after the council has decided on t+1's close, so the council still sees the order as working and waits a
-# session. The plain computation (and the semantics agreed for the reference) knows the morning's fill at
-# the close. On AAPL this shifts 4 of 118 fills by one session (2000-04-13, 2001-04-19, 2003-02-12,
-# 2006-10-20) and the final equity by -245.00 unadjusted. Remove this marker once fills are settled before
-# the strategy stages (agents/execution, agents/director).
-SETTLE_FIRST = pytest.mark.xfail(
-    strict=True,
-    reason="fills of the session's open are settled after the council decides (execution stage ordering)",
-)
 
 
 def adjusted_bars(symbol: str) -> list[RefBar]:
@@ -76,30 +65,6 @@ def compare(result: dict[str, Any], ref: ReferenceResult) -> None:
     assert abs(Decimal(repr(result["metrics"]["final_equity"])) - ref.final_equity) < Decimal("0.005")
 
 
-def settled_after_decision(bars: list[RefBar], fast: int = 10, slow: int = 30, lot: int = 100) -> ReferenceResult:
-    """The reference as the pipeline orders things today: on a session whose open filled an order, the
-    strategy does not decide (it still sees the order working). Test-only: a characterisation, not the spec."""
-    cash, position = Decimal(1_000_000), 0
-    fills: list[RefFill] = []
-    pending: tuple[Literal["buy", "sell"], int] | None = None
-    closes = [b.close for b in bars]
-    for i, bar in enumerate(bars):
-        filled = pending is not None
-        if pending is not None:
-            side, qty = pending
-            signed = qty if side == "buy" else -qty
-            cash -= signed * bar.open
-            position += signed
-            fills.append(RefFill(bar.day, side, qty, bar.open))
-            pending = None
-        if i + 1 < slow or filled:
-            continue
-        target = lot if slow * sum(closes[i + 1 - fast : i + 1]) > fast * sum(closes[i + 1 - slow : i + 1]) else 0
-        if target != position:
-            pending = ("buy" if target > position else "sell", abs(target - position))
-    return ReferenceResult(fills, cash, position, closes[-1], cash + position * closes[-1], len(bars))
-
-
 @pytest.fixture(scope="module")
 def unadjusted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return pipeline(tmp_path_factory.mktemp("raw"), "--raw-prices")
@@ -110,23 +75,11 @@ def adjusted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return pipeline(tmp_path_factory.mktemp("adjusted"))
 
 
-@SETTLE_FIRST
 def test_unadjusted_prices_same_trades_and_final_equity_to_the_cent(unadjusted: dict[str, Any]) -> None:
     ref = sma_cross_reference(read_csv_bars(STOCKS, "AAPL"), fast=10, slow=30, lot=100, capital="1000000")
     compare(unadjusted, ref)
 
 
-@SETTLE_FIRST
 def test_adjusted_prices_same_trades_and_final_equity_to_the_cent(adjusted: dict[str, Any]) -> None:
     ref = sma_cross_reference(adjusted_bars("AAPL"), fast=10, slow=30, lot=100, capital="1000000")
     compare(adjusted, ref)
-
-
-def test_everything_but_the_settlement_order_already_matches(
-    unadjusted: dict[str, Any], adjusted: dict[str, Any]
-) -> None:
-    """Delete with the xfail marker: proves the only divergence is when the morning's fill is known."""
-    compare(unadjusted, settled_after_decision(read_csv_bars(STOCKS, "AAPL")))
-    compare(adjusted, settled_after_decision(adjusted_bars("AAPL")))
-    assert len(unadjusted["fills"]) == 118
-    assert len(adjusted["fills"]) == 120
