@@ -210,6 +210,7 @@ async def launch_backtest(
     backtest: BacktestSettings | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     argv: list[str] | None = None,
+    run_id: str | None = None,
 ) -> BacktestOutcome:
     """``agenthedge backtest`` after its options are read: a new run under ``<config home>/backtests``, the
     live pipeline built on the run's own home, ticked over every session, its artifacts written. Also what a
@@ -222,7 +223,7 @@ async def launch_backtest(
 
     bt = backtest or load(BacktestSettings)
     now = datetime.now(UTC)
-    paths = RunPaths.of(config.core.home, new_run_id(now))
+    paths = RunPaths.of(config.core.home, run_id or new_run_id(now))
     run_config = backtest_config(config, paths.home, spec, bt.env)
     replay = build_backtest_replay(run_config, spec)
     if not spec.symbols:  # none asked for: the market's universe (DATA_SYMBOLS, the demo's, or every CSV symbol)

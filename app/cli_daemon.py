@@ -43,7 +43,7 @@ def daemon(obj: Obj, interval: float | None, no_ticks: bool, no_metrics: bool) -
             fail(str(exc))
         except BusError as exc:
             fail(f"cannot reach the bus: {exc}")
-        services = await start_services(rt, scheduler=scheduled, metrics_endpoint=not no_metrics)
+        services = await start_services(rt, config=config, scheduler=scheduled, metrics_endpoint=not no_metrics)
         await rt.announce()  # online: control requests are served from here on
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -88,7 +88,8 @@ async def run_embedded(
     from app.wiring import build_demo, load_config
 
     try:
-        demo = build_demo(load_config(home=core.home, bus=core.bus, env=core.env))
+        config = load_config(home=core.home, bus=core.bus, env=core.env)
+        demo = build_demo(config)
         rt = demo.runtime
         await rt.start(role="cockpit", announce=False)
     except HomeLocked as exc:
@@ -98,7 +99,7 @@ async def run_embedded(
         log.exception("the embedded runtime failed to start")
         app.exit(return_code=1, message=f"the embedded runtime failed to start: {exc}")
         return
-    services = await start_services(rt, metrics_endpoint=False, console_logs=False)
+    services = await start_services(rt, config=config, metrics_endpoint=False, console_logs=False)
     await rt.announce()
     try:
         await demo.run(speed=speed, stop=stop)

@@ -6,8 +6,10 @@ HTTP endpoint), JSON logs and, in the daemon, the runbook's scheduler. One place
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from app.control_verbs import ReadVerbs
+from app.wiring import AppConfig
 from ops.alerts import AlertControl, Notifier
 from ops.alerts._settings import AlertSettings
 from ops.logging import LoggingSettings, configure_logging
@@ -29,7 +31,7 @@ class Services:
     server: MetricsServer | None = None
     scheduler: Scheduler | None = None
     port: int | None = None
-    extra: list[str] = field(default_factory=list)
+    reads: ReadVerbs | None = None
 
     async def stop(self) -> None:
         """Stop in the reverse order of start; trading state is untouched."""
@@ -38,6 +40,8 @@ class Services:
         if self.server is not None:
             self.server.stop()
         await self.control.stop()
+        if self.reads is not None:
+            await self.reads.stop()
         await self.notifier.stop(drain=5.0)
         await self.metrics.stop()
 
@@ -45,6 +49,7 @@ class Services:
 async def start_services(
     rt: Runtime,
     *,
+    config: AppConfig | None = None,
     scheduler: bool = False,
     metrics_endpoint: bool = True,
     json_logs: bool = True,
@@ -72,7 +77,10 @@ async def start_services(
     control.register("ack", alerts.execute)
     control.register("snooze", alerts.execute)
     control.register("alerts", alerts.execute, changes_state=False)
-    services = Services(rt, control, notifier, ops_metrics)
+    reads = ReadVerbs(rt, config) if config is not None else None
+    if reads is not None:
+        reads.register(control)
+    services = Services(rt, control, notifier, ops_metrics, reads=reads)
     settings = load(MetricsSettings)
     if metrics_endpoint and settings.enabled:
         server = MetricsServer.from_settings(rt.metrics.registry, settings)

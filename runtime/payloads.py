@@ -116,6 +116,16 @@ class AuditEvent(_Payload):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class BacktestProgress(_Payload):
+    """Published on ``events/backtest`` while a backtest launched through the control verb runs."""
+
+    run_id: str
+    progress: float = Field(ge=0, le=1)
+    status: Literal["running", "completed", "failed"]
+    message: str = ""
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
 _MODELS: dict[str, type[BaseModel]] = {
     "kill_switch": KillSwitch,
     "runtime.state": StateChanged,
@@ -126,6 +136,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "control.request": ControlRequest,
     "control.reply": ControlReply,
     "audit.event": AuditEvent,
+    "backtest.progress": BacktestProgress,
 }
 for _name, _model in _MODELS.items():
     register_payload(_name, _model)

@@ -85,6 +85,7 @@ def state_agent(name: str) -> str:
 EVENT_TICK = "events/tick"
 EVENT_ALERT = "events/alert"
 EVENT_AUDIT = "events/audit"
+EVENT_BACKTEST = "events/backtest"
 
 # Control: the operator is a topic segment so a broker ACL vouches for it.
 CONTROL_ALL = "control/+/+"
