@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -79,7 +79,7 @@ class RuntimeSettings(BaseSettings):
     operators: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Roster of operators who may resume (comma-separated)"
     )
-    resume_approvers: Literal[1, 2] = Field(default=1, description="Sign-offs needed to resume from HALTED")
+    resume_approvers: int = Field(default=1, ge=1, le=2, description="Sign-offs needed to resume from HALTED (1 or 2)")
     tick_interval: float = Field(default=60.0, gt=0, description="Seconds between ticks in run-loop")
     stage_deadline: float = Field(default=10.0, gt=0, description="Seconds a pipeline stage may take")
     safe_state_timeout: float = Field(default=5.0, gt=0, description="Seconds agents get to reach safe state")

@@ -95,3 +95,13 @@ def test_an_empty_roster_refuses_every_halted_resume() -> None:
             approvers_needed=1,
             open_incident=INCIDENT,
         )
+
+
+def test_two_approvers_can_be_required_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.settings import ConfigError, RuntimeSettings, load
+
+    monkeypatch.setenv("RUNTIME_RESUME_APPROVERS", "2")
+    assert load(RuntimeSettings).resume_approvers == 2
+    monkeypatch.setenv("RUNTIME_RESUME_APPROVERS", "3")
+    with pytest.raises(ConfigError, match="RUNTIME_RESUME_APPROVERS"):
+        load(RuntimeSettings)
