@@ -107,8 +107,36 @@ class MarketView:
             return None
         p = self.data.panel
         r = self.row
-        return Bar(symbol, self.data.dates[r], float(p["open"][r, j]), float(p["high"][r, j]), float(p["low"][r, j]),
-                   float(p["close"][r, j]), float(p["volume"][r, j]))  # fmt: skip
+        return Bar(
+            symbol,
+            self.data.dates[r],
+            float(p["open"][r, j]),
+            float(p["high"][r, j]),
+            float(p["low"][r, j]),
+            float(p["close"][r, j]),
+            float(p["volume"][r, j]),
+        )
+
+    def bars(self, symbol: str, n: int) -> list[Bar]:
+        """The symbol's last ``n`` bars up to ``as_of`` (sessions it did not trade are skipped)."""
+        j = self.data.col.get(symbol)
+        if j is None or self.row < 0:
+            return []
+        p = self.data.panel
+        start = max(0, self.row + 1 - 3 * n)
+        rows = [r for r in range(start, self.row + 1) if not np.isnan(p["close"][r, j])][-n:]
+        return [
+            Bar(
+                symbol,
+                self.data.dates[r],
+                float(p["open"][r, j]),
+                float(p["high"][r, j]),
+                float(p["low"][r, j]),
+                float(p["close"][r, j]),
+                float(p["volume"][r, j]),
+            )
+            for r in rows
+        ]
 
     def last_price(self, symbol: str) -> float | None:
         bar = self.last(symbol)

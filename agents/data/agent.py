@@ -12,8 +12,9 @@ from typing import Any
 
 from agents.data import MACRO_SERIES, DataProvider, Dataset, DatasetUnavailable, Fundamentals, Headline
 from agents.data._clock import Clock as DataClock
-from agents.data._errors import DataError, PartialFailure
+from agents.data._errors import DataError, PartialFailure, SymbolNotFound
 from agents.data._failover import DataQualityEvent, FailoverProvider
+from agents.data._quality import QualityConfig, check_bars
 from agents.market import MarketData, MarketView
 from agents.types import MARKET, MARKET_SNAPSHOT, MarketSnapshot
 from runtime import topics
@@ -57,6 +58,14 @@ class DataAgent(Agent):
         self.data: MarketData | None = None
         self.loaded: tuple[date, date] | None = None
         self._events: list[DataQualityEvent] = []
+        # A preload (replay, backtest) reads the primary raw and checks each session as it comes: checking the
+        # whole range up front would judge early sessions by later data (look-ahead) and quarantine a symbol
+        # for the entire run over one bad day.
+        self.source: DataProvider = provider.primary if preload and isinstance(provider, FailoverProvider) else provider
+        self.quality = provider.quality if isinstance(provider, FailoverProvider) else QualityConfig()
+        # checks run where the provider stack asks for them (a FailoverProvider); a bare provider is "checks off"
+        self.session_checks = preload is not None and isinstance(provider, FailoverProvider)
+        self._flagged: dict[str, str] = {}  # symbol -> failed checks, this session
         self._health_ok = True
         self._health_detail = ""
         if isinstance(provider, FailoverProvider):
@@ -78,11 +87,11 @@ class DataAgent(Agent):
         fundamentals = await self._fetch_fundamentals(start, end)
         headlines = await self._optional(
             Dataset.HEADLINES,
-            self.provider.headlines(
+            self.source.headlines(
                 self.symbols, datetime.combine(start, time.min, UTC), datetime.combine(end, time.max, UTC)
             ),
         )
-        macro = await self._optional(Dataset.MACRO, self.provider.macro(MACRO_SERIES, start - self.lookback, end))
+        macro = await self._optional(Dataset.MACRO, self.source.macro(MACRO_SERIES, start - self.lookback, end))
         flat_headlines: list[Headline] = [h for items in (headlines or {}).values() for h in items]
         flat_macro = [o for items in (macro or {}).values() for o in items]
         sectors = dict(self.sectors)
@@ -97,18 +106,26 @@ class DataAgent(Agent):
 
     async def _fetch_bars(self, start: date, end: date) -> dict[str, Any]:
         try:
-            return await self.provider.bars(self.symbols, start, end)
+            return await self.source.bars(self.symbols, start, end)
         except PartialFailure as partial:  # serve what came; the failures are quality events / alerts
             log.warning("bars: %s", partial)
             return dict(partial.data)
+        except SymbolNotFound:  # one unknown symbol must not cost the others their bars
+            found: dict[str, Any] = {}
+            for symbol in self.symbols:
+                try:
+                    found.update(await self.source.bars([symbol], start, end))
+                except SymbolNotFound as exc:
+                    log.warning("bars: %s", exc)
+            return found
 
     async def _fetch_fundamentals(self, start: date, end: date) -> dict[str, list[Fundamentals]]:
-        if not self.provider.supports(Dataset.FUNDAMENTALS):
+        if not self.source.supports(Dataset.FUNDAMENTALS):
             return {}
         out: dict[str, list[Fundamentals]] = {}
         when = max(start, end - self.lookback)
         while True:
-            found = await self._optional(Dataset.FUNDAMENTALS, self.provider.fundamentals(self.symbols, when))
+            found = await self._optional(Dataset.FUNDAMENTALS, self.source.fundamentals(self.symbols, when))
             for symbol, snap in (found or {}).items():
                 seen = out.setdefault(symbol, [])
                 if not seen or seen[-1].asof != snap.asof:
@@ -118,7 +135,7 @@ class DataAgent(Agent):
             when = min(end, when + FUNDAMENTALS_EVERY)
 
     async def _optional(self, dataset: Dataset, fetch: Any) -> Any:
-        if not self.provider.supports(dataset):
+        if not self.source.supports(dataset):
             fetch.close()
             return None
         try:
@@ -141,18 +158,52 @@ class DataAgent(Agent):
         tick.put(MARKET, view)
         await self._report_quality(tick)
         impacted = self._impacted()
+        quarantined = {str(k) for k in getattr(self.provider, "quarantined", ())}
+        if self.session_checks:
+            await self._check_session(view, tick)
+            for symbol in self._flagged:
+                quarantined.add(f"{self.source.name}/bars/{symbol}")
+                impacted.add(f"technical:{symbol}")
         snapshot = MarketSnapshot(
             as_of=as_of,
             prices=view.prices(),
             volumes=_volumes(view),
             provider=self.provider.name,
-            quarantined=sorted(str(k) for k in getattr(self.provider, "quarantined", ())),
+            quarantined=sorted(quarantined),
             impacted_signals=sorted(impacted),
         )
         tick.put(MARKET_SNAPSHOT, snapshot)
         await ctx.publish(topics.MARKET_SNAPSHOT, "market.snapshot", snapshot, tick_id=tick.id)
         health = await self.provider.health()
         self._health_ok, self._health_detail = health.ok, health.detail or (health.last_error or "")
+
+    async def _check_session(self, view: MarketView, tick: Tick) -> None:
+        """The data quality checks on each symbol's bar of this session against its previous bar (SOP 2):
+        a failing symbol's bars are quarantined for the session and its technical signal avoided."""
+        self._flagged = {}
+        for symbol in view.symbols:
+            bars = view.bars(symbol, 2)
+            report = check_bars(symbol, bars, config=self.quality)
+            if report.ok:
+                continue
+            checks = ", ".join(sorted(report.failed_checks))
+            self._flagged[symbol] = checks
+            detail = {
+                "dataset": "bars",
+                "symbol": symbol,
+                "checks_failed": sorted(report.failed_checks),
+                "action": "quarantined",
+                "impacted_signals": ["technical"],
+                "session": view.as_of.isoformat(),
+                "detail": report.summary(),
+            }
+            await self.context.record("data.quality", detail, tick.id)
+            await self.context.alert(
+                "data_quality",
+                "warning",
+                f"bars {symbol} on {view.as_of}: quarantined for the session ({checks}); impacted: technical",
+                details=detail,
+            )
 
     def _impacted(self) -> set[str]:
         if isinstance(self.provider, FailoverProvider):

@@ -85,3 +85,36 @@ async def test_live_ticks_load_the_window_on_demand_with_side_datasets(tmp_path:
     assert isinstance(snapshot, MarketSnapshot)
     assert snapshot.provider == provider.name
     assert agent.health().ok
+
+
+async def test_replays_check_each_session_without_looking_ahead(tmp_path: Path, bus_env: str) -> None:
+    """AAPL's real -52% day (2000-09-29) quarantines AAPL for that session only; before it nothing is flagged
+    (checking the whole preloaded range up front would have judged September by October)."""
+    from agents.data._failover import FailoverProvider
+    from agents.data.agent import data_clock
+
+    snapshots: dict[date, MarketSnapshot] = {}
+
+    def keep(tick: Tick) -> None:
+        snapshot = tick.get(MARKET_SNAPSHOT, MarketSnapshot)
+        assert snapshot is not None
+        snapshots[snapshot.as_of] = snapshot
+
+    clock = SimClock(session_time(date(2000, 9, 1)))
+    provider = FailoverProvider(CsvProvider(STOCKS, adjust=True), clock=data_clock(clock))
+    agent = DataAgent(provider, ["AAPL", "IBM"], preload=(date(2000, 9, 25), date(2000, 10, 6)), lookback_days=30)
+    rt = make_runtime(
+        tmp_path / "home",
+        bus_url=f"memory://{bus_env}",
+        clock=clock,
+        agents=[agent, RecordingAgent("probe", Stage.RISK, hook=keep)],
+    )
+    await rt.start()
+    try:
+        await replay(rt, clock, agent.sessions(date(2000, 9, 25), date(2000, 10, 6)))
+    finally:
+        await rt.stop()
+        MemoryBroker.reset(bus_env)
+    flagged = {d: s.impacted_signals for d, s in snapshots.items() if s.impacted_signals}
+    assert flagged == {date(2000, 9, 29): ["technical:AAPL"]}
+    assert all("AAPL" in s.prices for s in snapshots.values())
