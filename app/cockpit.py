@@ -19,6 +19,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,30 +131,61 @@ def build_app(core: CoreSettings, options: CockpitOptions, cockpit: CockpitSetti
     )
 
 
+HANGUP_GRACE = 5.0  # seconds a lost terminal leaves the cockpit to stop cleanly before it simply exits
+
+
 async def run_cockpit(core: CoreSettings, options: CockpitOptions) -> int:
     """Run the cockpit until it quits or its terminal goes away; returns the exit code."""
     cockpit = load(CockpitSettings)
     register_payloads()
     app = build_app(core, options, cockpit)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGHUP, signal.SIGTERM):  # the terminal is gone, or we are asked to stop
-        loop.add_signal_handler(sig, app.exit, None, EXIT_HANGUP if sig == signal.SIGHUP else 0)
     stop = asyncio.Event()
     runtime: asyncio.Task[None] | None = None
+    leaving: set[asyncio.Task[None]] = set()
+
+    async def wind_down() -> None:
+        stop.set()
+        if runtime is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await runtime
+        await app.bus.close()
+
+    def hangup() -> None:
+        # The terminal is gone. Textual's own exit would write to it (and can block forever once its writer
+        # thread has died on EIO), so: stop what must stop, then leave. A watchdog ends it if the loop is stuck.
+        threading.Thread(target=_exit_after, args=(HANGUP_GRACE,), daemon=True, name="hangup").start()
+
+        async def leave() -> None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(HANGUP_GRACE - 1):
+                    await wind_down()
+            _exit_now()
+
+        leaving.add(loop.create_task(leave()))
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
+    loop.add_signal_handler(signal.SIGTERM, app.exit, None, 0)
     if core.bus.startswith("memory"):
         speed = options.speed or cockpit.speed
         runtime = asyncio.create_task(run_embedded(app, core, load(RuntimeSettings), speed, stop), name="runtime")
     try:
         await app.run_async()
     finally:
-        stop.set()
-        if runtime is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await runtime
-        await app.bus.close()
+        await wind_down()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return app.return_code or 0
+
+
+def _exit_now(code: int = EXIT_HANGUP) -> None:
+    logging.shutdown()
+    os._exit(code)
+
+
+def _exit_after(seconds: float) -> None:
+    time.sleep(seconds)
+    _exit_now()
 
 
 def cockpit_options(func: Any) -> Any:

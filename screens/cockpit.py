@@ -152,7 +152,7 @@ class CockpitBase(App[None]):
     @property
     def alive(self) -> bool:
         """The UI is up (not starting, not shutting down): widgets may be touched."""
-        return not self._closing and bool(self.screen_stack) and self._main is not None and self._main.is_mounted
+        return not self._closing and bool(self.screen_stack) and self._main is not None
 
     @on(BusMessage)
     def _fold(self, message: BusMessage) -> None:
@@ -366,8 +366,8 @@ class CockpitBase(App[None]):
         async def fetch() -> None:
             entry = await self.commander.send("incidents", ControlRequest(args={"id": incident.get("id")}))
             found = entry.data.get("incidents") if entry.ok else None
-            full = found[0] if isinstance(found, list) and found and isinstance(found[0], dict) else incident
-            self.push_screen(IncidentScreen(full))
+            same = [i for i in found or [] if isinstance(i, dict) and i.get("id") == incident.get("id")]
+            self.push_screen(IncidentScreen(same[0] if same else incident))
 
         self.run_worker(fetch(), group="reads")
 

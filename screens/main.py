@@ -7,6 +7,7 @@ view); a hidden view renders from the store when it is shown again.
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
@@ -62,19 +63,32 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.views = {view.VIEW_ID: view for view in self.query(View)}
-        self.always = (self.query_one(StatusBar), self.query_one(Banner), self.query_one(NavBar))
-        self.view.focus_default()
+        if self._targets():
+            self.view.focus_default()
+
+    def _targets(self) -> bool:
+        """Find the widgets messages go to, once they exist (composed; the screen's own Mount may come later)."""
+        if self.always is None:
+            try:
+                views = {view.VIEW_ID: view for view in self.query(View)}
+                always = (self.query_one(StatusBar), self.query_one(Banner), self.query_one(NavBar))
+            except NoMatches:
+                return False
+            if len(views) != len(VIEWS):
+                return False
+            self.views, self.always = views, always
+        return True
 
     @property
     def view(self) -> View:
+        self._targets()
         return self.views[self.current]
 
     def deliver(self, message: BusMessage) -> None:
         """Hand ``message`` to what is on screen (a closing widget just declines it)."""
-        if self.always is None:
+        if not self._targets() or self.always is None:
             return
-        for widget in (*self.always, self.view):
+        for widget in (*self.always, self.views[self.current]):
             widget.post_message(message)
 
     def show(self, view_id: str, *, remember: bool = True) -> View:
@@ -103,7 +117,7 @@ class MainScreen(Screen[None]):
 
     def tick(self) -> None:
         """Once a second: ages move on even when nothing arrives."""
-        if self.always is None:
+        if not self._targets() or self.always is None:
             return
         status, banner, _ = self.always
         status.sync()

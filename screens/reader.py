@@ -41,7 +41,7 @@ from screens.store import Connection
 
 log = logging.getLogger(__name__)
 
-EVENT_BACKTEST = "events/backtest"  # progress of backtest runs: {run_id, progress 0..1, status, metrics?}
+EVENT_BACKTEST = topics.EVENT_BACKTEST  # progress of backtest runs: {run_id, progress 0..1, status, metrics?}
 AGENTS = "state/agents/+"
 TOPICS = (
     topics.STATE_RUNTIME,

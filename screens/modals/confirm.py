@@ -32,6 +32,12 @@ class Dialog(ModalScreen[object]):
     def on_mount(self) -> None:
         for field in self.query(Input):
             field.cursor_blink = self.blink
+        # Focus the default now, not when Textual's auto-focus gets to it: that one waits for the terminal to
+        # report focus (a detached tmux may never), and keys typed meanwhile would land nowhere.
+        for widget in self.query(self.AUTO_FOCUS or "#cancel"):
+            if widget.focusable:
+                self.set_focus(widget)
+                break
 
     def action_cancel(self) -> None:
         self.dismiss(None)

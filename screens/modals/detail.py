@@ -134,7 +134,7 @@ class TraceScreen(DetailScreen):
         body = trace_lines(records) if records else []
         if what and not records and not problem:
             body = ["no decision recorded for it"]
-        super().__init__("Decision trace", head + body, data=line)
+        super().__init__("Decision trace", head + body, data=None if records else line)
 
 
 def incident_lines(incident: dict[str, Any]) -> list[str]:

@@ -39,7 +39,7 @@ class BacktestsView(TableView):
     LABEL = "Backtests"
     HELP = "Backtest runs: progress, metrics; b launches one, enter opens a result"
     COLUMNS = (
-        Column("run", 14, min=9),
+        Column("run", 27, min=12),
         Column("status", 11, min=9),
         Column("progress", 15, min=9),
         Column("symbols", min=6),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
 from screens.format import compact_money, pct
 
@@ -22,14 +23,19 @@ def drawdowns(values: Sequence[float]) -> list[float]:
     return out
 
 
-def _ticks(labels: Sequence[str], slots: int) -> tuple[list[float], list[str]]:
-    """At most ``slots`` evenly spaced x ticks, labelled with the point labels (dates)."""
-    n = len(labels)
-    if n == 0:
-        return [], []
-    slots = max(1, min(slots, n))
-    idx = sorted({round(i * (n - 1) / max(1, slots - 1)) for i in range(slots)})
-    return [float(i + 1) for i in idx], [labels[i][:10] for i in idx]
+class Chart(PlotextPlot):
+    """A plot drawn from scratch on every render: its output depends on its data and size only (plotext keeps
+    state between builds, which made the same data render differently after a resize)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.draw: Callable[[Plot, int, int], None] | None = None
+
+    def render(self) -> RenderResult:
+        self.plt.clear_figure()
+        if self.draw is not None:
+            self.draw(self.plt, self.size.width, self.size.height)
+        return super().render()
 
 
 class EquityChart(Vertical):
@@ -50,8 +56,8 @@ class EquityChart(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.waiting, classes="chart-empty")
-        yield PlotextPlot(id="equity-plot")
-        yield PlotextPlot(id="drawdown-plot")
+        yield Chart(id="equity-plot")
+        yield Chart(id="drawdown-plot")
 
     def on_mount(self) -> None:
         self._draw()
@@ -64,8 +70,8 @@ class EquityChart(Vertical):
 
     def _draw(self) -> None:
         empty = self.query_one(".chart-empty", Static)
-        equity = self.query_one("#equity-plot", PlotextPlot)
-        drawdown = self.query_one("#drawdown-plot", PlotextPlot)
+        equity = self.query_one("#equity-plot", Chart)
+        drawdown = self.query_one("#drawdown-plot", Chart)
         enough = len(self.points) >= 2
         empty.display = not enough
         equity.display = drawdown.display = enough
@@ -73,25 +79,36 @@ class EquityChart(Vertical):
             return
         labels = [label for label, _ in self.points]
         values = [v for _, v in self.points]
-        xs = list(range(1, len(values) + 1))
+        xs = [float(i) for i in range(1, len(values) + 1)]
         dd = [d * 100 for d in drawdowns(values)]
-        ticks, names = _ticks(labels, 3)
-        plt = equity.plt
-        plt.clear_figure()
-        plt.plot(xs, values, marker="braille")
-        plt.title(f"{self.title} {compact_money(values[-1])} (peak {compact_money(max(values))})")
-        plt.xticks(ticks, names)
-        low, high = min(values), max(values)
-        levels = [low, (low + high) / 2, high] if high > low else [low]
-        plt.yticks(levels, [compact_money(v) for v in levels])
+        span = f"{labels[0][:10]}..{labels[-1][:10]}"
+        title = self.title
+
+        # Only as many y ticks as there are rows for: plotext picks among ticks that share a row in an order
+        # that varies between processes, which would make the same data draw differently.
+        def draw_equity(plt: Plot, width: int, height: int) -> None:
+            plt.plot(xs, values, marker="braille")
+            head = f"{title} {compact_money(values[-1])} (peak {compact_money(max(values))})"
+            plt.title(f"{head} {span}" if len(head) + len(span) + 1 <= width - 12 else head)  # plotext drops a long one
+            plt.xticks([], [])  # the span is in the title: plotext's tick placement varies between processes
+            low, high = min(values), max(values)
+            rows = height - 3  # title, frame top and bottom
+            levels = [low, (low + high) / 2, high] if rows >= 5 and high > low else [low, high] if rows >= 2 else [high]
+            plt.yticks(levels, [compact_money(v) for v in levels])
+
+        def draw_drawdown(plt: Plot, width: int, height: int) -> None:
+            plt.plot(xs, dd, marker="braille", fillx=True)
+            plt.title(f"drawdown {pct(dd[-1] / 100)} (max {pct(min(dd) / 100)})")
+            plt.xticks([], [])
+            deepest = min(dd)
+            if deepest < 0 and height - 3 >= 2:
+                plt.yticks([deepest, 0.0], [f"{deepest:.1f}%", "0%"])
+            else:
+                plt.yticks([deepest], [f"{deepest:.1f}%"])
+
+        equity.draw = draw_equity
+        drawdown.draw = draw_drawdown
         equity.refresh()
-        plt = drawdown.plt
-        plt.clear_figure()
-        plt.plot(xs, dd, marker="braille", fillx=True)
-        plt.title(f"drawdown {pct(dd[-1] / 100)} (max {pct(min(dd) / 100)})")
-        plt.xticks([], [])
-        deepest = min(dd)
-        plt.yticks([deepest, 0.0] if deepest < 0 else [0.0], [f"{deepest:.1f}%", "0%"] if deepest < 0 else ["0%"])
         drawdown.refresh()
 
 

@@ -23,7 +23,8 @@ SHORT = {"overview": "Overv", "portfolio": "Portf", "backtests": "Tests", "incid
 
 
 class StatusBar(Horizontal):
-    """Runtime state, connection (connected / reconnecting n / disconnected since), data age, who, mode."""
+    """Runtime state; connection (connected / reconnecting n / disconnected since), data age and, when it is
+    not online, the runtime's presence; environment and operator; READ-ONLY or CONTROLS OFF."""
 
     DEFAULT_CSS = """
     StatusBar { height: 1; }
@@ -40,7 +41,6 @@ class StatusBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label(id="sb-state", markup=False)
         yield Label(id="sb-connection", markup=False)
-        yield Label(id="sb-runtime", markup=False)
         yield Label(id="sb-who", markup=False)
         yield Label(id="sb-controls", markup=False)
 
@@ -78,16 +78,19 @@ class StatusBar(Horizontal):
             text += f" since {clock_time(conn.since)}"
         shown, stale = self.data_age()
         text += f" · data {shown}" + (" STALE" if stale and store.last_rx is not None else "")
-        self._set("connection", text, f"-{conn.state}" + (" -stale" if stale else ""))
-        if store.presence is None:
-            self._set("runtime", "runtime ? unseen", "-offline")
-        elif store.presence.online:
-            self._set("runtime", "runtime ● online", "-online")
-        else:
-            self._set("runtime", "runtime ○ OFFLINE", "-offline")
+        runtime = ""
+        if conn.state == "connected" and store.presence is None:
+            runtime = " · runtime unseen"
+        elif store.presence is not None and not store.presence.online:
+            runtime = " · runtime ○ OFFLINE"
+        self._set(
+            "connection",
+            text + runtime,
+            f"-{conn.state}" + (" -stale" if stale else "") + (" -offline" if runtime else ""),
+        )
         self._set("who", f"{store.env} · {store.operator}", "")
         reason = store.controls_off_reason
-        controls = "READ-ONLY" if store.read_only else (f"controls off: {reason}" if reason else "")
+        controls = "READ-ONLY" if store.read_only else ("CONTROLS OFF" if reason else "")
         self._set("controls", controls, "-off", bool(reason))
 
 

@@ -28,6 +28,7 @@ from runtime.payloads import (
     StateChanged,
     TickReport,
 )
+from screens.store import CommandEntry
 
 NOW = datetime(2024, 5, 2, 14, 30, 0, tzinfo=UTC)
 RUN = "run-20240502T080000-ab12"
@@ -342,6 +343,17 @@ def replies(name: str, state: StateChanged) -> dict[str, ControlReply]:
         "closed_by": "bob",
         "source": "compliance.kill_switch",
         "reason": "wash-trade pattern on IBM",
+        "snapshot": {
+            "nav": 1_012_345.5,
+            "positions": {"IBM": {"qty": 240}, "AAPL": {"qty": 410}},
+            "open_orders_after_cancel": [],
+            "still_open": [],
+            "health": {"healthy": True, "problems": []},
+            "agents_safe_state": {
+                "execution": {"safe": True, "detail": "cancelled 3 open order(s)"},
+                "risk": {"safe": True, "detail": ""},
+            },
+        },
         "signoffs": [
             {
                 "ts": "2024-04-15T11:01:00+00:00",
@@ -438,3 +450,31 @@ async def feed(bus: Bus, scenario: Scenario, *, retained: bool = True, events: b
     if events:
         for topic, message in scenario.events:
             await bus.publish(topic, message)
+
+
+def replies_for_log() -> list[CommandEntry]:
+    """A command log: what an operator's morning looks like (answered, refused, unanswered)."""
+    t = NOW - timedelta(minutes=20)
+    return [
+        CommandEntry(t, "alice", "pause", "reason='pre-open checks'", True, "PAUSED by alice", 3.1),
+        CommandEntry(t + timedelta(minutes=1), "alice", "resume", "reason=''", True, "RUNNING again", 2.7),
+        CommandEntry(
+            t + timedelta(minutes=5),
+            "carol",
+            "resume",
+            f"reason='too early' incident={INCIDENT}",
+            False,
+            "operator 'carol' is not on the roster (RUNTIME_OPERATORS)",
+            2.2,
+        ),
+        CommandEntry(t + timedelta(minutes=7), "alice", "ack", "alert_id=al-0002", True, "al-0002 acknowledged", 1.9),
+        CommandEntry(
+            t + timedelta(minutes=9),
+            "alice",
+            "run_once",
+            "reason='run once from the cockpit'",
+            None,
+            "no answer within 10s: is a runtime serving control on this bus?",
+            10000.0,
+        ),
+    ]

@@ -210,7 +210,7 @@ async def test_control_keys_are_inactive_while_disconnected(key: str) -> None:
         assert app.check_action(action, ()) is None  # shown, dimmed
         await pilot.press(key)
         assert app.screen is app.main  # no modal opened
-        assert "controls off: bus disconnected" in str(app.main.query_one("#sb-controls", Static).render())
+        assert str(app.main.query_one("#sb-controls", Static).render()) == "CONTROLS OFF"
 
 
 @pytest.mark.parametrize("key", sorted(CONTROL_KEYS))
@@ -232,7 +232,7 @@ async def test_controls_go_off_when_the_runtime_goes_offline_and_come_back() -> 
         await world.bus.publish(topics.STATE_CONNECTION, make("presence", will, source="runtime"), retain=True)
         await until(pilot, lambda: not app.store.runtime_online, "the last will")
         assert app.check_action("pause", ()) is None
-        assert "OFFLINE" in str(app.main.query_one("#sb-runtime", Static).render())
+        assert "OFFLINE" in str(app.main.query_one("#sb-connection", Static).render())
         back = Presence(online=True, client_id="agenthedge-paper-runtime", run_id="run-2")
         await world.bus.publish(topics.STATE_CONNECTION, make("presence", back, source="runtime"), retain=True)
         await until(pilot, lambda: app.check_action("pause", ()) is True, "controls back")

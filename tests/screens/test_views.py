@@ -122,27 +122,40 @@ async def test_the_palette_offers_every_action_and_says_why_one_is_off() -> None
 
 
 async def test_incident_detail_shows_signoffs_and_the_forensic_snapshot() -> None:
-    snapshot = {"nav": 1_000_000.0, "positions": {"AAPL": {}}, "still_open": [], "health": {"healthy": True}}
-    async with cockpit("halted") as (app, pilot, world):
-
-        def incidents(operator: str, request: ControlRequest) -> ControlReply:
-            if request.args.get("id"):
-                closed = world.scenario.replies["incidents"].data["incidents"][0]
-                return ControlReply(
-                    ok=True, verb="incidents", message="1", data={"incidents": [{**closed, "snapshot": snapshot}]}
-                )
-            return world.scenario.replies["incidents"]
-
-        world.fake.handlers["incidents"] = incidents
+    async with cockpit("halted") as (app, pilot, _world):
         await pilot.press("7")
         await until(pilot, lambda: app.store.incidents is not None, "the incidents")
-        await pilot.press("down", "enter")
+        await pilot.press("down", "enter")  # the closed one, whose reply carries its snapshot
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen), "the incident screen")
         lines = "\n".join(app.screen.lines) if isinstance(app.screen, IncidentScreen) else ""
         assert "✖ refused: operator 'carol' is not on the roster" in lines
         assert "bob: orders reviewed with compliance ✓ accepted" in lines
         assert "forensic snapshot:" in lines
-        assert "1 position(s)" in lines
+        assert "2 position(s)" in lines
+        assert "execution: ✓ safe cancelled 3 open order(s)" in lines
+
+
+async def test_an_incident_without_its_snapshot_is_asked_for_it() -> None:
+    snapshot = {"nav": 1_000_000.0, "positions": {}, "still_open": ["AH-1"], "health": {"healthy": False}}
+    async with cockpit("halted") as (app, pilot, world):
+
+        def incidents(operator: str, request: ControlRequest) -> ControlReply:
+            found = [dict(i) for i in world.scenario.replies["incidents"].data["incidents"]]
+            for item in found:
+                item.pop("snapshot", None)
+                if request.args.get("id") == item["id"]:
+                    item["snapshot"] = snapshot
+            return ControlReply(ok=True, verb="incidents", message="", data={"incidents": found})
+
+        world.fake.handlers["incidents"] = incidents
+        await pilot.press("7")
+        await until(pilot, lambda: app.store.incidents is not None, "the incidents")
+        await pilot.press("enter")  # the open incident
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen), "the incident screen")
+        lines = "\n".join(app.screen.lines) if isinstance(app.screen, IncidentScreen) else ""
+        assert "still open: AH-1" in lines
+        asked = [r.args for _, v, r in world.fake.requests if v == "incidents" and r.args.get("id")]
+        assert asked == [{"id": INCIDENT}]
 
 
 async def test_enter_on_an_audit_line_opens_its_decision_trace() -> None:
@@ -224,7 +237,9 @@ async def test_connection_states_are_words_with_times_from_the_injected_clock() 
 
 async def test_a_malformed_message_is_skipped_and_the_reader_goes_on() -> None:
     async with cockpit("nominal") as (app, pilot, world):
-        await world.bus.publish("events/backtest", make("backtest.progress", {"progress": 0.5}, source="x"))
+        # in process nothing is re-validated: a bad payload reaches the reader, which must shrug it off
+        bad = Envelope(source="x", type="backtest.progress", payload={"progress": 0.5})
+        await world.bus.publish("events/backtest", bad)
         late = Alert(id="al-late", action="risk_alert", severity="info", message="after", source="risk", ts=NOW)
         await world.bus.publish(topics.EVENT_ALERT, make("alert", late, source="risk"))
         await until(pilot, lambda: app.store.alert("al-late") is not None, "the next message")

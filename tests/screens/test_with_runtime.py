@@ -59,7 +59,9 @@ async def test_kill_then_refused_then_signed_off_resume_through_the_keyboard(run
         incident = await runtime.open_incident()
         assert incident is not None
         assert incident.reason == "drill: runaway orders"
-        banner = str(app.main.query_one("#banner", Static).render())
+        banner_widget = app.main.query_one("#banner", Static)
+        await until(pilot, lambda: "KILL SWITCH" in str(banner_widget.render()), "the banner")
+        banner = str(banner_widget.render())
         assert "KILL SWITCH" in banner
         assert incident.id in banner
         assert await runtime.books.open_orders() == []
@@ -67,6 +69,7 @@ async def test_kill_then_refused_then_signed_off_resume_through_the_keyboard(run
         await pilot.press("R")
         modal = app.screen
         assert isinstance(modal, ResumeModal)
+        assert modal.ctx.state == "HALTED", modal.ctx
         assert modal.query_one("#incident", Input).value == incident.id  # prefilled from the retained state
         await type_into(pilot, app, "#incident", "INC-WRONG")
         await type_into(pilot, app, "#reason", "drill over")
@@ -79,7 +82,7 @@ async def test_kill_then_refused_then_signed_off_resume_through_the_keyboard(run
         await type_into(pilot, app, "#incident", incident.id)
         app.screen.query_one("#confirm", Button).press()
         await until(pilot, lambda: app.store.state_name == "RUNNING", "RUNNING again")
-        assert not app.main.query_one("#banner", Static).display
+        await until(pilot, lambda: not banner_widget.display, "the banner gone")
 
     lines = [json.loads(line) for line in (runtime.home / "audit" / "runtime_events.jsonl").read_text().splitlines()]
     refused = [r for r in lines if r["event"] == "control.refused"]
