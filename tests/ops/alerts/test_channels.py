@@ -130,7 +130,7 @@ async def test_a_wrong_password_is_a_permanent_failure() -> None:
 
 async def test_email_over_starttls(tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
+        pytest.fail("the openssl command is needed to make a test certificate: run `make test`, which installs it")
     cert, key = self_signed(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
@@ -149,7 +149,7 @@ async def test_email_over_starttls(tmp_path: Path) -> None:
 
 async def test_starttls_refused_by_an_untrusted_certificate(tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
+        pytest.fail("the openssl command is needed to make a test certificate: run `make test`, which installs it")
     cert, key = self_signed(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
