@@ -6,7 +6,13 @@ import argparse
 import importlib
 import sys
 
-BENCHES = ("bench.bench_bus", "bench.bench_killswitch", "bench.bench_backtest")
+BENCHES = (
+    "bench.bench_bus",
+    "bench.bench_killswitch",
+    "bench.bench_tick",
+    "bench.bench_backtest",
+    "bench.bench_cockpit",
+)
 
 
 def main() -> None:
