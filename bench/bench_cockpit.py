@@ -154,6 +154,7 @@ async def key_latency() -> list[Row]:
     compositor produced after the key's effect (measuring from outside through tmux perturbed the figures
     more than the keys cost on a 2-core machine)."""
     from textual import events
+    from textual.widgets import Input
 
     from screens.views.alerts import AlertsView
     from tests.screens.harness import make_app, quiet
@@ -215,10 +216,10 @@ async def key_latency() -> list[Row]:
             ),
         ]
         typed = []
-        for char in "number 99999":
+        for char in f"number {ALERTS - 1}":
             name = "space" if char == " " else char
-            value = app.query_one("#filter").value  # type: ignore[attr-defined]
-            typed.append(await key(name, char, lambda v=value: app.query_one("#filter").value != v))  # type: ignore[attr-defined,misc]
+            value = view.query_one("#filter", Input).value
+            typed.append(await key(name, char, lambda v=value: view.query_one("#filter", Input).value != v))  # type: ignore[misc]
         filtered = await key("enter", None, lambda: not view.pending and len(view.table.rows) == 1)
         singles.append(("filter over 100,000: typing pause -> 1 match shown", filtered))
         singles.append(("esc (filter cleared)", await key("escape", None, lambda: len(view.table.rows) == ALERTS)))

@@ -43,7 +43,6 @@ CONTROL_ACTIONS = frozenset({"pause", "resume", "run_once", "kill", "backtest", 
 # What each view asks the runtime for when shown (read-only verbs; an unknown one degrades to a note).
 VIEW_READS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "portfolio": (("orders", {"limit": 200}),),
-    "alerts": (("alerts", {"all": True}),),
     "audit": (("audit", {"verify": True, "tail": 0}),),
     "backtests": (("backtests", {}),),
     "incidents": (("incidents", {"limit": 100}),),
@@ -163,6 +162,7 @@ class CockpitBase(App[None]):
                 self._runs_seen.add(run)
                 self.read("status")
                 self.read("nav_history", {"limit": 500})
+                self.read("alerts")  # those still waiting for an acknowledgement, raised before we connected
                 self._read_view(self._main.current if self._main is not None else "overview")
         if not self.alive:
             return
@@ -252,6 +252,7 @@ class CockpitBase(App[None]):
 
     def action_refresh(self) -> None:
         self.read("status")
+        self.read("alerts")
         self._read_view(self.main.current)
 
     def action_filter(self) -> None:

@@ -3,13 +3,14 @@
 Each message folds itself into the :class:`~screens.store.Store` (:meth:`BusMessage.apply`); the app then
 hands it to the visible widgets, which react with ``@on(...)``. Messages do not bubble: the app delivers
 them. High-rate kinds override ``can_replace`` so that a backlog merges into the latest value instead of
-queueing (Textual drops the older of two adjacent messages when ``older.can_replace(newer)``).
+queueing (Textual drops the older of two adjacent messages when ``older.can_replace(newer)``); kinds of which
+every message counts are :class:`Batched`: the newer message takes the older ones along.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from textual.message import Message
 
@@ -36,6 +37,38 @@ class BusMessage(Message, bubble=False):
         """Fold this message into ``store``."""
         if self.ts is not None:
             store.received(self.ts)
+
+
+class Batched(BusMessage):
+    """A kind of which every message matters (alerts, audit lines, ticks, fills, portfolios for the NAV
+    curve), yet a burst should cost one render: adjacent messages of the same kind merge, the newest carrying
+    the older ones, which it applies first, in order."""
+
+    def __init__(self, ts: datetime | None = None) -> None:
+        super().__init__(ts)
+        self.earlier: list[Self] = []
+
+    def can_replace(self, message: Message) -> bool:
+        if type(message) is not type(self):
+            return False
+        assert isinstance(message, type(self))
+        message.earlier = [*self.earlier, self, *message.earlier]
+        self.earlier = []
+        return True
+
+    @property
+    def count(self) -> int:
+        """How many messages this one stands for."""
+        return len(self.earlier) + 1
+
+    def apply(self, store: Store) -> None:
+        for message in self.earlier:
+            message.apply_one(store)
+        self.apply_one(store)
+
+    def apply_one(self, store: Store) -> None:
+        """Fold this message alone."""
+        BusMessage.apply(self, store)
 
 
 class ConnectionChanged(BusMessage):
@@ -91,28 +124,16 @@ class HeartbeatUpdated(BusMessage):
         store.set_heartbeat(self.heartbeat, self.ts or self.heartbeat.ts)
 
 
-class PortfolioUpdated(BusMessage):
-    """The retained portfolio (``state/portfolio``), read as a dict.
-
-    Replaceable (only the latest portfolio is shown), but a replaced one hands its NAV point on to the one
-    replacing it, so a burst never loses a point of the equity curve.
-    """
+class PortfolioUpdated(Batched):
+    """The retained portfolio (``state/portfolio``), read as a dict. Merged in a burst, each one still adds
+    its point to the NAV curve."""
 
     def __init__(self, portfolio: dict[str, Any], ts: datetime) -> None:
         super().__init__(ts)
         self.portfolio = portfolio
-        self.earlier: list[tuple[dict[str, Any], datetime]] = []
 
-    def can_replace(self, message: Message) -> bool:
-        if not isinstance(message, PortfolioUpdated):
-            return False
-        message.earlier = [*self.earlier, (self.portfolio, self.ts or _EPOCH), *message.earlier]
-        return True
-
-    def apply(self, store: Store) -> None:
-        super().apply(store)
-        for portfolio, ts in self.earlier:
-            store.set_portfolio(portfolio, ts)
+    def apply_one(self, store: Store) -> None:
+        super().apply_one(store)
         store.set_portfolio(self.portfolio, self.ts or _EPOCH)
 
 
@@ -163,31 +184,31 @@ class WeightsUpdated(BusMessage):
         store.set_weights(self.weights, self.penalties, self.as_of)
 
 
-class TickCompleted(BusMessage):
+class TickCompleted(Batched):
     """A tick report (``events/tick``): completed, aborted or skipped, with its duration."""
 
     def __init__(self, report: TickReport, ts: datetime) -> None:
         super().__init__(ts)
         self.report = report
 
-    def apply(self, store: Store) -> None:
-        super().apply(store)
+    def apply_one(self, store: Store) -> None:
+        super().apply_one(store)
         store.add_tick(self.report)
 
 
-class AlertRaised(BusMessage):
+class AlertRaised(Batched):
     """An alert (``events/alert``)."""
 
     def __init__(self, alert: Alert, ts: datetime) -> None:
         super().__init__(ts)
         self.alert = alert
 
-    def apply(self, store: Store) -> None:
-        super().apply(store)
+    def apply_one(self, store: Store) -> None:
+        super().apply_one(store)
         store.add_alert(self.alert)
 
 
-class AuditAppended(BusMessage):
+class AuditAppended(Batched):
     """A copy of an audit line (``events/audit``)."""
 
     def __init__(self, event: AuditEvent, ts: datetime, tick_id: str | None = None) -> None:
@@ -195,20 +216,24 @@ class AuditAppended(BusMessage):
         self.event = event
         self.tick_id = tick_id
 
-    def apply(self, store: Store) -> None:
-        super().apply(store)
+    def apply_one(self, store: Store) -> None:
+        super().apply_one(store)
         store.add_audit(self.event, self.tick_id)
+        if self.event.event == "alert.acknowledged":  # by anyone, from anywhere: the audit line says who
+            alert_id = self.event.data.get("alert_id") or self.event.data.get("id")
+            if isinstance(alert_id, str):
+                store.mark_acked(alert_id, self.event.actor, self.event.ts)
 
 
-class FillReceived(BusMessage):
+class FillReceived(Batched):
     """An execution fill (``execution/fill``), read as a dict."""
 
     def __init__(self, fill: dict[str, Any], ts: datetime) -> None:
         super().__init__(ts)
         self.fill = fill
 
-    def apply(self, store: Store) -> None:
-        super().apply(store)
+    def apply_one(self, store: Store) -> None:
+        super().apply_one(store)
         store.add_fill(self.fill)
 
 
@@ -278,8 +303,8 @@ def _fold_reply(store: Store, entry: CommandEntry) -> None:
             store.mark_acked(alert_id, str(data.get("acked_by") or entry.operator), entry.ts)
     elif entry.verb == "alerts" and isinstance(data.get("alerts"), list):
         for record in data["alerts"]:
-            if isinstance(record, dict) and record.get("status") == "acknowledged" and record.get("id"):
-                store.mark_acked(str(record["id"]), str(record.get("acked_by") or "?"), None)
+            if isinstance(record, dict):
+                store.add_alert_record(record)
     elif entry.verb == "audit" and isinstance(data.get("chain"), dict):
         store.chain.verified = data["chain"]
     elif entry.verb == "nav_history" and isinstance(data.get("points"), list):

@@ -176,6 +176,7 @@ class Store:
         self.health: dict[str, Any] | None = None
         self.alerts: list[AlertRow] = []
         self._alert_index: dict[str, int] = {}
+        self._waiting = 0  # kept as alerts come and are acknowledged: counting 100,000 per message is too slow
         self.audit: deque[AuditLine] = deque(maxlen=AUDIT_LINES)
         self.chain = ChainStatus()
         self.fills: deque[dict[str, Any]] = deque(maxlen=FILLS)
@@ -227,7 +228,7 @@ class Store:
         return None
 
     def waiting_alerts(self) -> int:
-        return sum(1 for row in self.alerts if row.waiting)
+        return self._waiting
 
     # -- folding ---------------------------------------------------------------------------------
     def received(self, ts: datetime) -> None:
@@ -287,7 +288,28 @@ class Store:
         row = AlertRow(alert)
         self._alert_index[alert.id] = len(self.alerts)
         self.alerts.append(row)
+        self._waiting += row.waiting
         return row
+
+    def add_alert_record(self, record: dict[str, Any]) -> None:
+        """An alert book record (the ``alerts`` verb): add it if it was raised before the cockpit connected,
+        and take its acknowledgement either way. A record that does not read as an alert is skipped."""
+        try:
+            alert = Alert(
+                id=str(record["id"]),
+                action=str(record["action"]),
+                severity=record.get("severity", "info"),
+                message=str(record.get("message", "")),
+                source=str(record.get("source", "")),
+                ts=record.get("raised_at") or record["ts"],
+                details=dict(record.get("details") or {}),
+                needs_ack=bool(record.get("needs_ack")),
+            )
+        except (KeyError, TypeError, ValueError):
+            return
+        row = self.add_alert(alert)
+        if record.get("status") == "acknowledged" and row.acked_by is None:
+            self.mark_acked(alert.id, str(record.get("acked_by") or "?"), None)
 
     def alert(self, alert_id: str) -> AlertRow | None:
         index = self._alert_index.get(alert_id)
@@ -296,6 +318,7 @@ class Store:
     def mark_acked(self, alert_id: str, by: str, at: datetime | None) -> None:
         row = self.alert(alert_id)
         if row is not None:
+            self._waiting -= row.waiting
             row.acked_by, row.acked_at, row._hay = by, at, ""
 
     def add_audit(self, event: AuditEvent, tick_id: str | None = None) -> None:

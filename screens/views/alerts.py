@@ -77,11 +77,11 @@ class AlertsView(TableView):
         return text
 
     @on(AlertRaised)
-    def _raised(self, message: BusMessage) -> None:
+    def _raised(self, message: AlertRaised) -> None:
         table = self.table
         if not self.needle and table.cursor > 0:
-            table.cursor += 1  # stay on the alert the operator is reading
-        self.sync()
+            table.cursor += message.count  # stay on the alert the operator is reading
+        self.sync_soon()
 
     @on(CommandAnswered)
     @on(ConnectionChanged)

@@ -85,11 +85,11 @@ class AuditView(TableView):
         self.query_one("#audit-chain", Static).update(text + " · ◆ enter: decision trace")
 
     @on(AuditAppended)
-    def _appended(self, message: BusMessage) -> None:
+    def _appended(self, message: AuditAppended) -> None:
         table = self.table
         if not self.needle and table.cursor > 0:
-            table.cursor += 1
-        self.sync()
+            table.cursor += message.count
+        self.sync_soon()
 
     @on(CommandAnswered)
     def _answered(self, message: BusMessage) -> None:

@@ -94,14 +94,15 @@ class OverviewView(View):
 
     @on(TickCompleted)
     def _tick(self, message: BusMessage) -> None:
-        self._sparks()
+        self.soon(self._sparks)
 
     @on(AlertRaised)
-    @on(CommandAnswered)
     def _alerts_changed(self, message: BusMessage) -> None:
-        self._alerts()
-        if isinstance(message, CommandAnswered):
-            self.sync()
+        self.soon(self._alerts)
+
+    @on(CommandAnswered)
+    def _answered(self, message: BusMessage) -> None:
+        self.sync()
 
     # -- parts ---------------------------------------------------------------------------------------
     def _kpis(self) -> None:

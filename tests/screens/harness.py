@@ -18,6 +18,7 @@ from runtime.bus import MemoryBus
 from runtime.messages import new_id
 from runtime.payloads import ControlReply
 from screens import CockpitBase
+from screens.views._base import View
 from tests.screens.scenarios import ENV, FakeRuntime, Scenario, build, clock, feed
 
 WAIT = 10.0
@@ -33,9 +34,10 @@ async def until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str = ""
 
 
 async def quiet(pilot: Pilot[Any]) -> None:
-    """Wait until no read or control request of the app is in flight."""
+    """Wait until no read or control request is in flight and no view has a deferred repaint pending."""
     app = pilot.app
     await until(pilot, lambda: all(w.is_finished for w in app.workers if w.group in ("reads", "control")), "quiet")
+    await until(pilot, lambda: not any(view.pending for view in app.query(View)), "the views repainted")
 
 
 def make_app(url: str, *, operator: str = "alice", read_only: bool = False, **kwargs: Any) -> CockpitBase:
@@ -83,6 +85,7 @@ async def settle(pilot: Pilot[Any], world: World, *, events: bool = True) -> Non
     if world.scenario.disconnect:
         await app.bus.close()
         await until(pilot, lambda: app.store.connection.state == "disconnected", "the disconnection")
+    await quiet(pilot)
     await pilot.pause()
 
 

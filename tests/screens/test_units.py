@@ -239,9 +239,15 @@ def test_which_messages_merge() -> None:
     assert not HeartbeatUpdated(beat, T).can_replace(HeartbeatUpdated(other, T))
     assert WeightsUpdated({}, {}, "", T).can_replace(WeightsUpdated({}, {}, "", T))
     tick = TickReport(tick_id="t", seq=1, status="completed", started=T, duration_ms=1.0, state="RUNNING")
-    assert not TickCompleted(tick, T).can_replace(TickCompleted(tick, T))  # every point of the sparkline
+    later = tick.model_copy(update={"seq": 2})
+    first, second = TickCompleted(tick, T), TickCompleted(later, T)
+    assert first.can_replace(second)  # a burst merges, and the newer one carries the older one along
+    s = store()
+    second.apply(s)
+    assert [t.seq for t in s.ticks] == [1, 2]
+    assert second.count == 2
     alert = Alert(id="a", action="x", severity="info", message="m", source="s", ts=T)
-    assert not AlertRaised(alert, T).can_replace(AlertRaised(alert, T))
+    assert not AlertRaised(alert, T).can_replace(TickCompleted(tick, T))  # only the same kind merges
     running = BacktestProgressed("r", 0.1, "running")
     assert running.can_replace(BacktestProgressed("r", 0.2, "running"))
     assert not running.can_replace(BacktestProgressed("r", 1.0, "completed"))
@@ -349,3 +355,36 @@ def test_columns_shrink_towards_their_minimum_widest_first() -> None:
 
 def test_scenario_clock_is_fixed() -> None:
     assert NOW.tzinfo is not None
+
+
+def test_alert_book_records_add_what_was_raised_before_we_connected() -> None:
+    s = store()
+    record = {
+        "id": "old-1",
+        "action": "risk_alert",
+        "severity": "error",
+        "message": "m",
+        "source": "risk",
+        "raised_at": T.isoformat(),
+        "needs_ack": True,
+        "status": "open",
+    }
+    s.add_alert_record(record)
+    s.add_alert_record({**record, "id": "old-2", "status": "acknowledged", "acked_by": "bob"})
+    s.add_alert_record({"id": "broken"})  # not an alert: skipped
+    assert [r.id for r in s.alerts] == ["old-1", "old-2"]
+    assert s.waiting_alerts() == 1
+    old_2 = s.alert("old-2")
+    assert old_2 is not None
+    assert old_2.acked_by == "bob"
+
+
+def test_an_acknowledgement_in_the_audit_stream_marks_the_alert() -> None:
+    s = store()
+    s.add_alert(Alert(id="a1", action="x", severity="error", message="m", source="s", ts=T, needs_ack=True))
+    line = AuditEvent(seq=9, event="alert.acknowledged", actor="carol", ts=T, data={"id": "a1", "alert_id": "a1"})
+    AuditAppended(line, T).apply(s)
+    row = s.alert("a1")
+    assert row is not None
+    assert row.acked_by == "carol"
+    assert s.waiting_alerts() == 0

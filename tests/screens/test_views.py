@@ -13,13 +13,14 @@ from runtime import topics
 from runtime.bus import ConnectionStatus
 from runtime.messages import Envelope, make
 from runtime.payloads import Alert, ControlReply, ControlRequest
+from screens import CockpitBase
 from screens.keys import key_rows
 from screens.messages import AlertRaised
 from screens.modals.detail import BacktestResultScreen, HelpScreen, IncidentScreen, TraceScreen
 from screens.views._base import TableView
 from screens.views.alerts import AlertsView
 from screens.widgets.vtable import VirtualTable
-from tests.screens.harness import cockpit, make_app, until
+from tests.screens.harness import cockpit, make_app, quiet, until
 from tests.screens.scenarios import INCIDENT, NOW, RUN
 
 
@@ -281,6 +282,7 @@ async def test_one_hundred_thousand_alerts_scroll_and_filter_without_lag() -> No
         assert view.table.cursor == view.table._page + 1
         assert elapsed < 5.0, elapsed  # generous for CI; the bench measures the real latency
         await pilot.press("slash", *"number 9999")
+        await quiet(pilot)  # over 5,000 rows the filter runs when the typing pauses
         expected = {a.id for a in app.store.alerts if "number" in a.haystack() and "9999" in a.haystack()}
         assert {r.id for r in view.table.rows} == expected
         assert len(expected) == 19
@@ -318,3 +320,27 @@ def test_envelope_helper_is_deterministic() -> None:
         source="s",
     )
     assert isinstance(a, Envelope)
+
+
+async def test_a_narrowed_filter_still_sees_rows_that_arrive_meanwhile() -> None:
+    def expected(app: CockpitBase, words: list[str]) -> set[str]:
+        return {r.id for r in app.store.alerts if all(w in r.haystack() for w in words)}
+
+    async with cockpit("nominal", events=False) as (app, pilot, _world):
+        for i in range(6000):  # above the size where filtering narrows what the shorter needle kept
+            alert = Alert(id=f"n-{i}", action="a", severity="info", message=f"alert {i}", source="s", ts=NOW)
+            app.store.add_alert(alert)
+        await pilot.press("4", "slash", *"alert 59")
+        await quiet(pilot)
+        view = app.main.view
+        assert isinstance(view, AlertsView)
+        assert {r.id for r in view.table.rows} == expected(app, ["alert", "59"])
+        late = Alert(id="late", action="a", severity="info", message="alert 5990599", source="s", ts=NOW)
+        app.post_message(AlertRaised(late, NOW))
+        await until(pilot, lambda: app.store.alert("late") is not None, "the late alert")
+        await quiet(pilot)
+        await pilot.press("9")  # the needle grows: 'alert 599'
+        await quiet(pilot)
+        shown = {r.id for r in view.table.rows}
+        assert "late" in shown
+        assert shown == expected(app, ["alert", "599"])
