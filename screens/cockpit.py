@@ -70,7 +70,7 @@ class CockpitBase(App[None]):
         read_only: Every control is inactive.
         clock: Injected clock (tests and snapshots use a fixed one): ages, the command log, "since".
         settings: ``COCKPIT_*`` settings.
-        embedded: The runtime runs in this process (said in the status line).
+        embedded: The runtime runs in this process (the status line says so: quitting stops it).
         bus_display: The bus URL without its password.
         blink: Input cursors blink (snapshots turn it off).
         keymap: A user keymap (binding id -> keys), already validated.
@@ -91,7 +91,7 @@ class CockpitBase(App[None]):
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, from the bindings"),
         Binding("ctrl+p,colon", "command_palette", "Commands", show=False, id="app.palette", tooltip="Command palette"),
         Binding("escape", "go_back", "Back", show=False, id="app.back", tooltip="Close the filter, else previous view"),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the cockpit (trading goes on)"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (a daemon trades on; an in-process runtime stops)"),
     ]
 
     def __init__(

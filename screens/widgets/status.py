@@ -88,7 +88,8 @@ class StatusBar(Horizontal):
             text + runtime,
             f"-{conn.state}" + (" -stale" if stale else "") + (" -offline" if runtime else ""),
         )
-        self._set("who", f"{store.env} · {store.operator}", "")
+        where = " · in-process" if store.embedded else ""
+        self._set("who", f"{store.env}{where} · {store.operator}", "")
         reason = store.controls_off_reason
         controls = "READ-ONLY" if store.read_only else ("CONTROLS OFF" if reason else "")
         self._set("controls", controls, "-off", bool(reason))

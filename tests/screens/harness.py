@@ -40,6 +40,13 @@ async def quiet(pilot: Pilot[Any]) -> None:
     await until(pilot, lambda: not any(view.pending for view in app.query(View)), "the views repainted")
 
 
+def refused_form(screen: object) -> bool:
+    """The resume form came back with the runtime's refusal and is composed (its fields exist)."""
+    from screens.modals.resume import ResumeModal
+
+    return isinstance(screen, ResumeModal) and bool(screen.ctx.refusal) and bool(screen.query("#reason"))
+
+
 def make_app(url: str, *, operator: str = "alice", read_only: bool = False, **kwargs: Any) -> CockpitBase:
     bus = MemoryBus(url, ENV, client_id=f"cockpit-{new_id()[:6]}")
     return CockpitBase(bus, env=ENV, operator=operator, read_only=read_only, clock=clock(), blink=False, **kwargs)

@@ -17,7 +17,7 @@ from screens.modals.backtest import BacktestModal
 from screens.modals.confirm import ConfirmModal, KillModal
 from screens.modals.resume import ResumeModal
 from screens.store import CommandEntry
-from tests.screens.harness import cockpit, until
+from tests.screens.harness import cockpit, refused_form, until
 from tests.screens.scenarios import ENV, INCIDENT, NOW
 
 CONTROL_KEYS = {"p": "pause", "R": "resume", "o": "run_once", "K": "kill", "b": "backtest"}
@@ -150,7 +150,7 @@ async def test_a_refused_resume_comes_back_into_the_form_with_the_runtimes_reaso
         await type_into(pilot, "#reason", "checked")
         app.screen.query_one("#confirm", Button).press()
         await until(pilot, lambda: logged(app, "resume") is not None, "the answer")
-        await until(pilot, lambda: isinstance(app.screen, ResumeModal) and bool(app.screen.ctx.refusal), "the form")
+        await until(pilot, lambda: refused_form(app.screen), "the form again, composed")
         modal = app.screen
         assert isinstance(modal, ResumeModal)
         assert refusal in str(modal.query_one("#resume-problem", Static).render())

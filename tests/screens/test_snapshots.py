@@ -16,8 +16,7 @@ from runtime.messages import new_id
 from runtime.payloads import ControlReply
 from screens import CockpitBase
 from screens.messages import CommandAnswered
-from screens.modals.resume import ResumeModal
-from tests.screens.harness import make_app, quiet, settle, start_world, until
+from tests.screens.harness import make_app, quiet, refused_form, settle, start_world, until
 from tests.screens.scenarios import RUN, STATES, replies_for_log
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
@@ -132,7 +131,7 @@ async def _resume_refused(pilot: Pilot[Any]) -> None:
     await _type(pilot, "#reason", "checked")
     pilot.app.screen.query_one("#confirm", Button).press()
     app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, ResumeModal) and bool(app.screen.ctx.refusal), "the refusal")
+    await until(pilot, lambda: refused_form(app.screen), "the form again, composed")
 
 
 async def _bad_backtest(pilot: Pilot[Any]) -> None:

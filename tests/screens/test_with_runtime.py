@@ -16,7 +16,7 @@ from runtime.control import ControlService
 from runtime.runtime import Runtime
 from screens.modals.resume import ResumeModal
 from tests.runtime.harness import OrderAgent, make_runtime
-from tests.screens.harness import make_app, until
+from tests.screens.harness import make_app, refused_form, until
 
 URL = "memory://with-runtime"
 ENV = "paper"
@@ -74,7 +74,7 @@ async def test_kill_then_refused_then_signed_off_resume_through_the_keyboard(run
         await type_into(pilot, app, "#incident", "INC-WRONG")
         await type_into(pilot, app, "#reason", "drill over")
         modal.query_one("#confirm", Button).press()
-        await until(pilot, lambda: isinstance(app.screen, ResumeModal) and bool(app.screen.ctx.refusal), "the refusal")
+        await until(pilot, lambda: refused_form(app.screen), "the form again, with the refusal")
         refusal = app.screen.ctx.refusal if isinstance(app.screen, ResumeModal) else ""
         assert refusal == f"incident 'INC-WRONG' is not the open incident (open incident: {incident.id})"
         assert runtime.state.value == "HALTED"
