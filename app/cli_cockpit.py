@@ -8,6 +8,7 @@ import click
 
 from app.cli_common import Obj
 from app.cockpit import cockpit_options, start
+from runtime.settings import CoreSettings, load
 
 
 @click.command()
@@ -16,4 +17,7 @@ from app.cockpit import cockpit_options, start
 def cockpit(obj: Obj, /, **kwargs: Any) -> None:
     """The cockpit. On memory:// it runs the runtime in-process (demo replay); on mqtt:// it attaches to a
     daemon as a pure client. Quitting it, or losing the terminal, never touches a daemon's trading."""
-    start(obj.config().core, **kwargs)
+    core = load(CoreSettings, home=obj.home, bus=obj.bus, env=obj.env)
+    if core.bus.startswith("memory"):
+        obj.config()  # the runtime will run here: every package's settings checked before the screen opens
+    start(core, **kwargs)

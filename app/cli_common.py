@@ -14,16 +14,18 @@ import sys
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import click
 
-from app.wiring import AppConfig, build_runtime, load_config
 from runtime import topics
 from runtime.bus import Bus, create_bus
 from runtime.control import ControlClient, ControlService
 from runtime.lock import HomeLocked
 from runtime.payloads import ControlReply, ControlRequest, Presence
+
+if TYPE_CHECKING:  # app.wiring imports every agent (pandas, calendars): only the commands that build one pay
+    from app.wiring import AppConfig
 
 T = TypeVar("T")
 
@@ -37,6 +39,8 @@ class Obj:
     env: str | None
 
     def config(self) -> AppConfig:
+        from app.wiring import load_config
+
         return load_config(home=self.home, bus=self.bus, env=self.env)
 
 
@@ -116,6 +120,8 @@ async def target(
                 return
         finally:
             await probe.close()
+    from app.wiring import build_runtime
+
     runtime = build_runtime(config)
     try:
         await runtime.start(role="cli")
