@@ -142,9 +142,9 @@ async def check(ledger: Ledger, model: Model) -> None:
         assert stored.status == order.status
 
 
-async def run(steps: list[tuple[Any, ...]], home: Path) -> None:
+async def run(steps: list[tuple[Any, ...]], home: Path, *, durable: bool = True) -> None:
     path = home / "ledger.sqlite"
-    ledger = await Ledger.open(path)
+    ledger = await Ledger.open(path, durable=durable)
     await ledger.fund(CAPITAL, ts=T0)
     model = Model()
     trade = 0
@@ -200,18 +200,20 @@ async def run(steps: list[tuple[Any, ...]], home: Path) -> None:
                 order.status = "cancelled"
             elif kind == "reopen":
                 await ledger.close()
-                ledger = await Ledger.open(path)
+                ledger = await Ledger.open(path, durable=durable)
             await check(ledger, model)
         assert await ledger.integrity_check() == "ok"
     finally:
         await ledger.close()
 
 
+# Both connections: aiosqlite's worker thread (durable ledgers) and the inline one (throwaway ledgers).
+@pytest.mark.parametrize("durable", [True, False], ids=["threaded", "inline"])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step_st, min_size=1, max_size=40))
-def test_books_match_the_fills_to_the_cent(steps: list[tuple[Any, ...]]) -> None:
+def test_books_match_the_fills_to_the_cent(durable: bool, steps: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory(dir=SCRATCH) as home:
-        asyncio.run(run(steps, Path(home)))
+        asyncio.run(run(steps, Path(home), durable=durable))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
