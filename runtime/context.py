@@ -46,7 +46,12 @@ class AgentContext:
         *,
         tick_id: str | None = None,
         retain: bool = False,
-    ) -> Envelope:
+    ) -> Envelope | None:
+        """Publish ``payload`` on ``topic``; returns the message, or ``None`` when no one could receive it (an
+        in-process bus with no subscriber to the topic, see :meth:`runtime.bus.Bus.wants`) and nothing was built.
+        Retained messages are always published: a later subscriber gets them."""
+        if not retain and not self.bus.wants(topic):
+            return None
         message = self.envelope(type_name, payload, tick_id)
         await self.bus.publish(topic, message, retain=retain)
         return message
@@ -77,7 +82,9 @@ class AgentContext:
         """Publish a kill switch on one of the runbook's kill topics (``runtime.topics.KILL_SWITCH_TOPICS``)."""
         from runtime.payloads import KillSwitch
 
-        return await self.publish(topic, "kill_switch", KillSwitch(reason=reason, metrics=metrics or {}))
+        message = self.envelope("kill_switch", KillSwitch(reason=reason, metrics=metrics or {}))
+        await self.bus.publish(topic, message)  # always sent: the runtime's kill switch listens on every bus
+        return message
 
     @property
     def trading_allowed(self) -> bool:

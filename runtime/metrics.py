@@ -89,6 +89,14 @@ class RuntimeMetrics:
             "runtime_alerts", "Alerts raised by action and severity", ["action", "severity"], registry=r
         )
         self._live: _LiveCollector | None = None
+        self._agent_timers: dict[str, Histogram] = {}
+
+    def agent_timer(self, agent: str) -> Histogram:
+        """``agent_tick_duration_seconds{agent=...}``, looked up once per agent (it is observed every tick)."""
+        timer = self._agent_timers.get(agent)
+        if timer is None:
+            timer = self._agent_timers[agent] = self.agent_tick_duration.labels(agent=agent)
+        return timer
 
     def bind(self, figures: LiveFigures) -> None:
         if self._live is not None:

@@ -111,4 +111,4 @@ async def _run_agent(agent: Agent, tick: Tick, metrics: RuntimeMetrics) -> None:
         raise StageFailed(agent.stage, agent.name, f"agent {agent.name} failed: {exc}") from exc
     elapsed = time.perf_counter() - started
     agent.last_tick_id, agent.last_tick_ms = tick.id, elapsed * 1000
-    metrics.agent_tick_duration.labels(agent=agent.name).observe(elapsed)
+    metrics.agent_timer(agent.name).observe(elapsed)

@@ -374,26 +374,32 @@ class Runtime:
                 )
                 self.metrics.tick_duration.observe(outcome.duration_ms / 1000)
             self.metrics.ticks.labels(status=outcome.status).inc()
-            report = TickReport(
-                tick_id=tick.id,
-                seq=tick.seq,
-                status=outcome.status,
-                reason=outcome.reason,
-                started=now,
-                duration_ms=round(outcome.duration_ms, 3),
-                stages={k: round(v, 3) for k, v in outcome.stages.items()},
-                state=self.state.value,
-            )
-            await self.bus.publish(
-                topics.EVENT_TICK,
-                make("tick", report, source=SYSTEM, run_id=self.run_id, env=self.env, tick_id=tick.id),
-            )
+            await self._report_tick(outcome, now)
             if outcome.status == "aborted":
                 await self.audit(
                     "tick.aborted", {"reason": outcome.reason, "agent": outcome.failed_agent}, SYSTEM, tick.id
                 )
             await self.flush_audit_head()
             return outcome
+
+    async def _report_tick(self, outcome: TickOutcome, started: datetime) -> None:
+        """The tick's report on ``event.tick``, for whoever listens (cockpits, drills, tests)."""
+        if not self.bus.wants(topics.EVENT_TICK):
+            return
+        tick = outcome.tick
+        report = TickReport(
+            tick_id=tick.id,
+            seq=tick.seq,
+            status=outcome.status,
+            reason=outcome.reason,
+            started=started,
+            duration_ms=round(outcome.duration_ms, 3),
+            stages={k: round(v, 3) for k, v in outcome.stages.items()},
+            state=self.state.value,
+        )
+        await self.bus.publish(
+            topics.EVENT_TICK, make("tick", report, source=SYSTEM, run_id=self.run_id, env=self.env, tick_id=tick.id)
+        )
 
     async def run_loop(
         self,
@@ -426,8 +432,14 @@ class Runtime:
     async def audit(self, event: str, data: dict[str, Any], actor: str, tick_id: str | None = None) -> None:
         if self.audit_log is None:
             raise RuntimeError("the runtime is not started")
-        record = await asyncio.to_thread(self.audit_log.append, event, data, actor=actor, tick_id=tick_id)
+        log_ = self.audit_log
+        if log_.durable:  # the fsync runs in a worker thread: the loop stays free for the kill switch
+            record = await asyncio.to_thread(log_.append, event, data, actor=actor, tick_id=tick_id)
+        else:  # nothing to wait for: a plain write is cheaper than the hop to a thread and back
+            record = log_.append(event, data, actor=actor, tick_id=tick_id)
         self._audit_head = (record.seq, record.hash)
+        if not self.bus.wants(topics.EVENT_AUDIT):
+            return
         live = AuditEvent(seq=record.seq, event=event, actor=actor, ts=datetime.fromisoformat(record.ts), data=data)
         try:
             await self.bus.publish(

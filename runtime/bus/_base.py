@@ -203,6 +203,12 @@ class Bus(abc.ABC):
     async def publish(self, topic: str, message: Envelope, *, retain: bool = False, qos: int = 1) -> None:
         """Send ``message`` on the relative ``topic``."""
 
+    def wants(self, topic: str) -> bool:
+        """Could a message published now on ``topic`` (not retained) reach anyone? Publishers of observational
+        messages skip building those nobody would receive. Over a network broker the answer is always yes:
+        observers may be anywhere."""
+        return True
+
     @abc.abstractmethod
     async def publish_raw(self, topic: str, data: bytes, *, retain: bool = False, qos: int = 1) -> None:
         """Send bytes as they are (tests and tools; a consumer validates them like any other message)."""

@@ -112,6 +112,10 @@ class MemoryBus(Bus):
         self.stats.published += 1
         self.broker.deliver(self.env, topic, message, retain)
 
+    def wants(self, topic: str) -> bool:
+        """Only when an in-process client subscribes to ``topic`` (or it is a reply)."""
+        return topic.startswith("reply/") or bool(self.broker.route(self.env, topic))
+
     async def publish_raw(self, topic: str, data: bytes, *, retain: bool = False, qos: int = 1) -> None:
         self._require_open()
         self.stats.published += 1
