@@ -330,20 +330,13 @@ class Ledger:
     async def fills(self, *, client_order_id: str | None = None, limit: int = 500) -> list[Fill]:
         where, params = ("WHERE client_order_id = ?", [client_order_id]) if client_order_id else ("", [])
         found = await self._all(f"SELECT * FROM fills {where} ORDER BY ts DESC, rowid DESC LIMIT ?", [*params, limit])
-        return [
-            Fill(
-                r["venue"],
-                r["trade_id"],
-                r["client_order_id"],
-                rows.req_ts(r["ts"]),
-                r["symbol"],
-                r["side"],
-                r["qty"],
-                r["price"],
-                r["commission"],
-            )
-            for r in reversed(found)
-        ]
+        return [_fill(r) for r in reversed(found)]
+
+    async def fills_after(self, rowid: int = 0) -> tuple[int, list[Fill]]:
+        """Fills stored after the one at ``rowid`` (0: all) in the order they were stored, and the rowid to pass
+        next time: a reader that follows the fills pays for the new ones only (fills are never deleted)."""
+        found = await self._all("SELECT rowid AS n, * FROM fills WHERE rowid > ? ORDER BY rowid", (rowid,))
+        return (int(found[-1]["n"]) if found else rowid), [_fill(r) for r in found]
 
     async def fund(self, capital: float, *, ts: datetime) -> None:
         """Open the account with ``capital`` if it has none yet."""
@@ -474,3 +467,16 @@ class Ledger:
     async def integrity_check(self) -> str:
         row = await self._one("PRAGMA quick_check")
         return str(row[0]) if row else "no answer"
+
+def _fill(r: sqlite3.Row) -> Fill:
+    return Fill(
+        r["venue"],
+        r["trade_id"],
+        r["client_order_id"],
+        rows.req_ts(r["ts"]),
+        r["symbol"],
+        r["side"],
+        r["qty"],
+        r["price"],
+        r["commission"],
+    )

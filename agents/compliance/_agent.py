@@ -10,7 +10,6 @@ Execution turns verdicts into orders only through :func:`agents.compliance.final
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from agents.compliance._history import LastFills, VetoLog
@@ -91,8 +90,7 @@ class ComplianceAgent(Agent):
         approved = risk_approved(pack, tick.get(RISK_VERDICTS, Verdicts))
         as_of = view.as_of if view is not None else tick.ts.date()
         if approved:
-            since = datetime.combine(as_of - timedelta(days=s.wash_window_days + 1), time.min, tzinfo=UTC)
-            fills = await self.fills.refresh(ctx.ledger, since)
+            fills = await self.fills.refresh(ctx.ledger)
             books = await ctx.ledger.books()
             examined = review(approved, books, view, s, fills, as_of).items
         else:

@@ -1,7 +1,7 @@
 """What compliance remembers between ticks: the last fill per symbol and the recent vetoes.
 
-- :class:`LastFills` reads the ledger's fills once per tick, incrementally (only what is newer than the last
-  fill it saw), and keeps the last fill of each symbol for the wash-trade rule.
+- :class:`LastFills` reads the ledger's fills once per tick, incrementally (only the fills stored since its last
+  read), and keeps the last fill of each symbol for the wash-trade rule.
 - :class:`VetoLog` counts vetoes in a rolling window, persisted in the ledger's kv (``compliance/vetoes``) so
   that a restart does not reset the count that trips ``compliance.kill_switch``.
 """
@@ -19,28 +19,23 @@ VETOES_KEY = "vetoes"
 
 
 class LastFills:
-    """The last fill per symbol, refreshed from the ledger with as few rows as it takes."""
+    """The last fill per symbol (latest time; the later stored on a tie), following the ledger's fills.
 
-    def __init__(self, batch: int = 64) -> None:
-        self.batch = batch
+    The first refresh reads every stored fill once; each later one reads only the fills stored since (one indexed
+    query, usually empty), so a long run costs O(new fills) a tick rather than a scan of all of them.
+    """
+
+    def __init__(self) -> None:
         self.last: dict[str, LastFill] = {}
-        self.watermark: datetime | None = None
+        self.rowid = 0
 
-    async def refresh(self, ledger: Ledger, since: datetime) -> Mapping[str, LastFill]:
-        """Read fills newer than the last one seen (on the first call: back to ``since``)."""
-        floor = self.watermark or since
-        limit = self.batch
-        while True:
-            fills = await ledger.fills(limit=limit)
-            if len(fills) < limit or fills[0].ts <= floor:
-                break
-            limit *= 4  # more new fills than one batch since the last tick: read further back
-        for fill in fills:  # oldest first: the last one of a symbol wins
+    async def refresh(self, ledger: Ledger) -> Mapping[str, LastFill]:
+        """Fold in the fills stored since the last call (the wash-trade rule judges each fill's date itself)."""
+        self.rowid, fills = await ledger.fills_after(self.rowid)
+        for fill in fills:  # in storage order: a later-stored fill wins a tie on time
             seen = self.last.get(fill.symbol)
             if seen is None or fill.ts >= seen.ts:
                 self.last[fill.symbol] = LastFill(fill.side, fill.ts, fill.qty, fill.price)
-        if fills:
-            self.watermark = max(self.watermark or fills[-1].ts, fills[-1].ts)
         return self.last
 
 

@@ -8,8 +8,6 @@ trip ``compliance.kill_switch`` on ordinary behaviour.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-
 from agents.compliance._history import LastFills
 from agents.compliance._rules import review
 from agents.compliance._settings import ComplianceSettings
@@ -29,8 +27,7 @@ class PreScreen:
         """The pack without the intents compliance would veto; their reasons go to ``no_trade``."""
         if not pack.intents:
             return pack
-        since = datetime.combine(view.as_of - timedelta(days=self.settings.wash_window_days + 1), time.min, UTC)
-        fills = await self.fills.refresh(ledger, since)
+        fills = await self.fills.refresh(ledger)
         verdicts = review(
             [(i, i.qty) for i in pack.intents], await ledger.books(), view, self.settings, fills, view.as_of
         ).by_intent()

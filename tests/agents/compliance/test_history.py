@@ -24,18 +24,36 @@ async def test_last_fills_follow_the_ledger_incrementally(tmp_path: Path) -> Non
         await ledger.fund(1e6, ts=T0)
         await trade(ledger, 1, "AAPL", "buy", T0)
         await trade(ledger, 2, "JPM", "buy", T0 + timedelta(minutes=1))
-        cache = LastFills(batch=3)
-        found = await cache.refresh(ledger, T0 - timedelta(days=31))
+        cache = LastFills()
+        found = await cache.refresh(ledger)
         assert {s: f.side for s, f in found.items()} == {"AAPL": "buy", "JPM": "buy"}
-        # more new fills than one batch between two refreshes: it reads further back, misses none
         for n in range(3, 10):
             await trade(ledger, n, "AAPL" if n % 2 else "MSFT", "buy", T0 + timedelta(hours=n))
         await trade(ledger, 10, "JPM", "sell", T0 + timedelta(hours=10))
-        found = await cache.refresh(ledger, T0)
+        found = await cache.refresh(ledger)
         assert found["JPM"].side == "sell"
         assert found["JPM"].ts == T0 + timedelta(hours=10)
         assert found["AAPL"].ts == T0 + timedelta(hours=9)
         assert found["MSFT"].ts == T0 + timedelta(hours=8)
+        # a fill stored late with an earlier time does not displace a later one; one at the same time does
+        await trade(ledger, 11, "JPM", "buy", T0 + timedelta(hours=1))
+        await trade(ledger, 12, "AAPL", "sell", T0 + timedelta(hours=9))
+        found = await cache.refresh(ledger)
+        assert (found["JPM"].side, found["AAPL"].side) == ("sell", "sell")
+        assert await ledger.fills_after(cache.rowid) == (cache.rowid, [])  # nothing new: nothing read
+    finally:
+        await ledger.close()
+
+
+async def test_a_fresh_reader_agrees_with_one_that_followed(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "ledger.sqlite")
+    try:
+        await ledger.fund(1e6, ts=T0)
+        follower = LastFills()
+        for n in range(1, 30):
+            await trade(ledger, n, ("AAPL", "JPM", "MSFT")[n % 3], ("buy", "sell")[n % 2], T0 + timedelta(hours=n % 7))
+            await follower.refresh(ledger)
+        assert await LastFills().refresh(ledger) == follower.last
     finally:
         await ledger.close()
 
