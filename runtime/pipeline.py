@@ -55,6 +55,7 @@ async def run_pipeline(
         agents = registry.by_stage(stage)
         if not agents:
             continue
+        await asyncio.sleep(0)  # a halt or pause already delivered lands now, before this stage can act
         current = state()
         if not current.trades:
             outcome.status, outcome.reason = "aborted", f"runtime became {current} before the {stage} stage"
