@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -406,14 +406,15 @@ class Ledger:
         ]
 
     # -- decision trace ---------------------------------------------------------------------------------
-    async def record_decisions(self, rows_: list[tuple[str, str, str, str, dict[str, Any]]]) -> None:
-        """Store (tick_id, session, symbol, outcome, record) rows in one transaction."""
+    async def record_decisions(self, rows_: Sequence[tuple[str, str, str, str, dict[str, Any] | str]]) -> None:
+        """Store (tick_id, session, symbol, outcome, record) rows in one transaction. A record is a document or
+        its JSON text already encoded (as ``json.dumps(record, sort_keys=True, default=str)`` would)."""
         if not rows_:
             return
         async with self.transaction() as db:
             await db.executemany(
                 "INSERT OR REPLACE INTO decisions (tick_id, session, symbol, outcome, record) VALUES (?, ?, ?, ?, ?)",
-                [(t, s, sym, o, json.dumps(r, sort_keys=True, default=str)) for t, s, sym, o, r in rows_],
+                [(t, s, sym, o, r if isinstance(r, str) else _decision_json(r)) for t, s, sym, o, r in rows_],
             )
 
     async def decisions(
@@ -467,6 +468,9 @@ class Ledger:
     async def integrity_check(self) -> str:
         row = await self._one("PRAGMA quick_check")
         return str(row[0]) if row else "no answer"
+
+_decision_json = json.JSONEncoder(sort_keys=True, default=str).encode
+
 
 def _fill(r: sqlite3.Row) -> Fill:
     return Fill(
