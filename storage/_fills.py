@@ -1,6 +1,16 @@
-"""Applying one fill to the books inside an open transaction: the accounting rules in one place."""
+"""Applying fills to the books inside an open transaction: the accounting rules in one place.
+
+A batch of fills costs a fixed number of statements however many fills it holds: the known fills, the orders
+and the positions they touch are read once, every effect is computed here in delivery order (the same
+floating-point operations, in the same order, as one fill at a time), then written with one ``executemany`` per
+table. A refused fill raises before anything is written, so the caller's transaction rolls back whole.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 
@@ -8,89 +18,201 @@ from storage import _rows as rows
 from storage.records import ORDER_FINAL_STATUSES, Fill
 
 QTY_EPSILON = 1e-9
+_CHUNK = 300  # bound parameters per SELECT ... IN (...), well under SQLite's limit
 
 
 class FillRefused(Exception):
-    """A fill that cannot be applied (unknown order, over-fill, wrong side or symbol)."""
+    """A fill that cannot be applied (unknown order, over-fill, wrong side or symbol).
+
+    ``index`` is the refused fill's position in the batch given to :func:`apply_fills` (0 for a single fill).
+    """
+
+    def __init__(self, message: str, index: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+@dataclass(slots=True)
+class _OrderState:
+    qty: float
+    filled_qty: float
+    avg_fill_price: float | None
+    side: str
+    symbol: str
+    status: str
+    touched: bool = False
+    updated_at: str = ""
+
+
+@dataclass(slots=True)
+class _PositionState:
+    qty: float
+    avg_cost: float
+    realised_pnl: float
+    last_price: float | None = None
+    touched: bool = False
+    updated_at: str = ""
 
 
 async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
-    """Insert ``fill`` and move order, position and cash. False (and no change) for a duplicate.
+    """Insert ``fill`` and move order, position and cash. False (and no change) for a duplicate."""
+    return (await apply_fills(db, [fill]))[0]
 
-    Positions use average cost; realised P&L is booked when a fill reduces or flips a position.
-    Commission is paid from cash and counted apart from realised P&L.
+
+async def apply_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> list[bool]:
+    """Apply ``fills`` in order; for each, True when applied, False for a duplicate (no change).
+
+    A duplicate is a fill already in the ledger, or delivered earlier in the same batch, with the same terms.
+    Positions use average cost; realised P&L is booked when a fill reduces or flips a position. Commission is
+    paid from cash and counted apart from realised P&L.
+
+    Raises:
+        FillRefused: a fill names an unknown order, over-fills it, does not match its side or symbol, reuses a
+            trade id for other terms, or the account is not funded. Nothing was written.
     """
-    async with db.execute(
-        "SELECT qty, filled_qty, avg_fill_price, side, symbol, status FROM orders WHERE client_order_id = ?",
-        (fill.client_order_id,),
-    ) as cur:
-        order = await cur.fetchone()
-    if order is None:
-        raise FillRefused(f"fill {fill.venue}/{fill.trade_id} names unknown order {fill.client_order_id}")
-    inserted = await db.execute(
-        "INSERT OR IGNORE INTO fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price, commission)"
+    if not fills:
+        return []
+    known = await _known_fills(db, fills)
+    orders = await _orders(db, {f.client_order_id for f in fills})
+    positions: dict[str, _PositionState] = {}
+    missing = {f.symbol for f in fills}
+    for chunk in _chunks(sorted(missing)):
+        marks = ",".join("?" * len(chunk))
+        async with db.execute(
+            f"SELECT symbol, qty, avg_cost, realised_pnl FROM positions WHERE symbol IN ({marks})", chunk
+        ) as cur:
+            for r in await cur.fetchall():
+                positions[r["symbol"]] = _PositionState(r["qty"], r["avg_cost"], r["realised_pnl"])
+    applied: list[bool] = []
+    new_fills: list[Fill] = []
+    cash_moves: list[tuple[float, float]] = []
+    for index, fill in enumerate(fills):
+        order = orders.get(fill.client_order_id)
+        if order is None:
+            raise FillRefused(f"fill {fill.venue}/{fill.trade_id} names unknown order {fill.client_order_id}", index)
+        key = (fill.venue, fill.trade_id)
+        if key in known:
+            _check_same(known[key], fill, index)
+            applied.append(False)
+            continue
+        if order.side != fill.side or order.symbol != fill.symbol:
+            raise FillRefused(f"fill {fill.trade_id} does not match order {fill.client_order_id} side/symbol", index)
+        filled = order.filled_qty + fill.qty
+        if filled > order.qty + QTY_EPSILON:
+            raise FillRefused(
+                f"fill {fill.trade_id} over-fills order {fill.client_order_id}: {filled} > {order.qty}", index
+            )
+        when = rows.ts(fill.ts)
+        order.avg_fill_price = ((order.avg_fill_price or 0.0) * order.filled_qty + fill.price * fill.qty) / filled
+        order.filled_qty = filled
+        if filled >= order.qty - QTY_EPSILON:
+            order.status = "filled"
+        elif order.status not in ORDER_FINAL_STATUSES:  # a fill done before a cancel landed stays closed
+            order.status = "partially_filled"
+        order.touched, order.updated_at = True, when
+        _move_position(positions.setdefault(fill.symbol, _PositionState(0.0, 0.0, 0.0)), fill, when)
+        signed = fill.qty if fill.side == "buy" else -fill.qty
+        cash_moves.append((signed * fill.price + fill.commission, fill.commission))
+        known[key] = fill
+        new_fills.append(fill)
+        applied.append(True)
+    if not new_fills:
+        return applied
+    await _write(db, applied.index(True), new_fills, orders, positions, cash_moves)
+    return applied
+
+
+async def _write(
+    db: aiosqlite.Connection,
+    first: int,
+    new_fills: list[Fill],
+    orders: dict[str, _OrderState],
+    positions: dict[str, _PositionState],
+    cash_moves: list[tuple[float, float]],
+) -> None:
+    async with db.execute("SELECT cash, commissions FROM account WHERE id = 1") as cur:
+        account = await cur.fetchone()
+    if account is None:  # refused before anything is written
+        raise FillRefused("the account is not funded: call Ledger.fund first", first)
+    balance, commissions = account["cash"], account["commissions"]
+    for moved, commission in cash_moves:  # the same subtraction, in the same order, as one fill at a time
+        balance = balance - moved
+        commissions = commissions + commission
+    await db.executemany(
+        "INSERT INTO fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price, commission)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            fill.venue,
-            fill.trade_id,
-            fill.client_order_id,
-            rows.ts(fill.ts),
-            fill.symbol,
-            fill.side,
-            fill.qty,
-            fill.price,
-            fill.commission,
-        ),
-    )
-    if inserted.rowcount != 1:
-        await _check_same(db, fill)
-        return False
-    if order["side"] != fill.side or order["symbol"] != fill.symbol:
-        raise FillRefused(f"fill {fill.trade_id} does not match order {fill.client_order_id} side/symbol")
-    filled = order["filled_qty"] + fill.qty
-    if filled > order["qty"] + QTY_EPSILON:
-        raise FillRefused(f"fill {fill.trade_id} over-fills order {fill.client_order_id}: {filled} > {order['qty']}")
-    avg = ((order["avg_fill_price"] or 0.0) * order["filled_qty"] + fill.price * fill.qty) / filled
-    if filled >= order["qty"] - QTY_EPSILON:
-        status = "filled"
-    elif order["status"] in ORDER_FINAL_STATUSES:
-        status = order["status"]  # a fill done before a cancel landed: booked, but the order stays closed
-    else:
-        status = "partially_filled"
-    when = rows.ts(fill.ts)
-    await db.execute(
+        [(f.venue, f.trade_id, f.client_order_id, rows.ts(f.ts), f.symbol, f.side, f.qty, f.price, f.commission)
+         for f in new_fills],
+    )  # fmt: skip
+    await db.executemany(
         "UPDATE orders SET filled_qty = ?, avg_fill_price = ?, status = ?, updated_at = ? WHERE client_order_id = ?",
-        (filled, avg, status, when, fill.client_order_id),
+        [(o.filled_qty, o.avg_fill_price, o.status, o.updated_at, coid) for coid, o in orders.items() if o.touched],
     )
-    await _move_position(db, fill, when)
-    signed = fill.qty if fill.side == "buy" else -fill.qty
-    cash = await db.execute(
-        "UPDATE account SET cash = cash - ?, commissions = commissions + ?, updated_at = ? WHERE id = 1",
-        (signed * fill.price + fill.commission, fill.commission, when),
+    await db.executemany(
+        "INSERT INTO positions (symbol, qty, avg_cost, realised_pnl, last_price, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (symbol) DO UPDATE SET qty = excluded.qty,"
+        " avg_cost = excluded.avg_cost, realised_pnl = excluded.realised_pnl, last_price = excluded.last_price,"
+        " updated_at = excluded.updated_at",
+        [(s, p.qty, p.avg_cost, p.realised_pnl, p.last_price, p.updated_at) for s, p in positions.items() if p.touched],
     )
-    if cash.rowcount != 1:
-        raise FillRefused("the account is not funded: call Ledger.fund first")
-    return True
+    await db.execute(
+        "UPDATE account SET cash = ?, commissions = ?, updated_at = ? WHERE id = 1",
+        (balance, commissions, rows.ts(new_fills[-1].ts)),
+    )
 
 
-async def _check_same(db: aiosqlite.Connection, fill: Fill) -> None:
+async def _known_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> dict[tuple[str, str], Fill]:
+    """The batch's fills already in the ledger, keyed by (venue, trade id)."""
+    found: dict[tuple[str, str], Fill] = {}
+    by_venue: dict[str, set[str]] = {}
+    for f in fills:
+        by_venue.setdefault(f.venue, set()).add(f.trade_id)
+    for venue, trade_ids in sorted(by_venue.items()):
+        for chunk in _chunks(sorted(trade_ids)):
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                "SELECT venue, trade_id, client_order_id, ts, symbol, side, qty, price, commission FROM fills"
+                f" WHERE venue = ? AND trade_id IN ({marks})",
+                (venue, *chunk),
+            ) as cur:
+                for r in await cur.fetchall():
+                    found[(r["venue"], r["trade_id"])] = Fill(
+                        r["venue"], r["trade_id"], r["client_order_id"], rows.req_ts(r["ts"]), r["symbol"],
+                        r["side"], r["qty"], r["price"], r["commission"],
+                    )  # fmt: skip
+    return found
+
+
+async def _orders(db: aiosqlite.Connection, client_order_ids: set[str]) -> dict[str, _OrderState]:
+    found: dict[str, _OrderState] = {}
+    for chunk in _chunks(sorted(client_order_ids)):
+        marks = ",".join("?" * len(chunk))
+        async with db.execute(
+            "SELECT client_order_id, qty, filled_qty, avg_fill_price, side, symbol, status FROM orders"
+            f" WHERE client_order_id IN ({marks})",
+            chunk,
+        ) as cur:
+            for r in await cur.fetchall():
+                found[r["client_order_id"]] = _OrderState(
+                    r["qty"], r["filled_qty"], r["avg_fill_price"], r["side"], r["symbol"], r["status"]
+                )
+    return found
+
+
+def _check_same(stored: Fill, fill: Fill, index: int) -> None:
     """A redelivered fill must be the same fill: a venue reusing a trade id for another trade would otherwise
     have that trade silently dropped from the books."""
-    async with db.execute(
-        "SELECT client_order_id, ts, symbol, side, qty, price, commission FROM fills WHERE venue = ? AND trade_id = ?",
-        (fill.venue, fill.trade_id),
-    ) as cur:
-        row = await cur.fetchone()
-    stored = (*row[:1], rows.req_ts(row[1]), *row[2:]) if row is not None else None
+    mine: tuple[Any, ...] = (stored.client_order_id, stored.ts, stored.symbol, stored.side, stored.qty,
+                             stored.price, stored.commission)  # fmt: skip
     given = (fill.client_order_id, fill.ts, fill.symbol, fill.side, fill.qty, fill.price, fill.commission)
-    if stored != given:
-        raise FillRefused(f"fill {fill.venue}/{fill.trade_id} was applied before with other terms: {stored} != {given}")
+    if mine != given:
+        raise FillRefused(
+            f"fill {fill.venue}/{fill.trade_id} was applied before with other terms: {mine} != {given}", index
+        )
 
 
-async def _move_position(db: aiosqlite.Connection, fill: Fill, when: str) -> None:
-    async with db.execute("SELECT qty, avg_cost, realised_pnl FROM positions WHERE symbol = ?", (fill.symbol,)) as cur:
-        row = await cur.fetchone()
-    qty, avg, realised = (row["qty"], row["avg_cost"], row["realised_pnl"]) if row else (0.0, 0.0, 0.0)
+def _move_position(position: _PositionState, fill: Fill, when: str) -> None:
+    qty, avg, realised = position.qty, position.avg_cost, position.realised_pnl
     signed = fill.qty if fill.side == "buy" else -fill.qty
     new_qty = qty + signed
     if qty == 0 or (qty > 0) == (signed > 0):
@@ -102,10 +224,9 @@ async def _move_position(db: aiosqlite.Connection, fill: Fill, when: str) -> Non
             new_qty, avg = 0.0, 0.0
         elif (new_qty > 0) != (qty > 0):
             avg = fill.price  # the position flipped: the remainder was opened at this price
-    await db.execute(
-        "INSERT INTO positions (symbol, qty, avg_cost, realised_pnl, last_price, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (symbol) DO UPDATE SET qty = excluded.qty,"
-        " avg_cost = excluded.avg_cost, realised_pnl = excluded.realised_pnl, last_price = excluded.last_price,"
-        " updated_at = excluded.updated_at",
-        (fill.symbol, new_qty, avg, realised, fill.price, when),
-    )
+    position.qty, position.avg_cost, position.realised_pnl = new_qty, avg, realised
+    position.last_price, position.touched, position.updated_at = fill.price, True, when
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -18,9 +18,11 @@ from typing import Any, Self
 
 import aiosqlite
 
+from storage import _orders
 from storage import _rows as rows
 from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
-from storage._fills import apply_fill
+from storage._fills import apply_fill, apply_fills
+from storage._orders import Documents
 from storage.db import connect
 from storage.records import (
     ORDER_OPEN_STATUSES,
@@ -37,6 +39,12 @@ from storage.records import (
 )
 
 _OPEN = ",".join(f"'{s}'" for s in ORDER_OPEN_STATUSES)
+
+
+def marked_books(books: Books, prices: Mapping[str, float]) -> Books:
+    """``books`` with its positions marked at ``prices`` (what :meth:`Ledger.mark_books` writes)."""
+    positions = {s: replace(p, last_price=prices[s]) if s in prices else p for s, p in books.positions.items()}
+    return Books(books.account, positions)
 
 
 class LedgerError(Exception):
@@ -88,6 +96,25 @@ class Ledger:
                 raise
             await asyncio.shield(self.conn.execute("COMMIT"))
             self._generation += 1
+
+    @asynccontextmanager
+    async def _batch(
+        self, keep: tuple[str, ...], *, marks: Mapping[str, float] | None = None
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction that leaves the cached documents named in ``keep`` valid (the batch does not
+        change them; ``marks`` are applied to cached books) when no other write came between."""
+        kept = {k: v for k in keep if (v := self._cached(k)) is not None}
+        before = self._generation
+        async with self.transaction() as db:
+            alone = self._generation == before + 1
+            yield db
+        if alone:
+            for key, value in kept.items():
+                self._remember(key, self._generation, marked_books(value, marks) if marks else value)
+
+    def _remember_documents(self, written: Mapping[tuple[str, str], str]) -> None:
+        for (namespace, key), raw in written.items():
+            self._remember(("kv", namespace, key), self._generation, raw)
 
     async def _rollback(self) -> None:
         try:
@@ -226,71 +253,63 @@ class Ledger:
     # -- orders --------------------------------------------------------------------------------------
     async def next_order_number(self) -> int:
         """A durable counter: client order ids stay unique across restarts."""
-        async with self.transaction() as db:
-            await db.execute("INSERT OR IGNORE INTO order_seq (id, next) VALUES (1, 1)")
-            row = await self._one("SELECT next FROM order_seq WHERE id = 1")
-            number = int(row["next"]) if row else 1
-            await db.execute("UPDATE order_seq SET next = ? WHERE id = 1", (number + 1,))
-        return number
+        return (await self.reserve_order_numbers(1))[0]
 
     async def reserve_order_numbers(self, count: int) -> list[int]:
         """``count`` consecutive numbers of the same durable counter, in one transaction (one fsync for all the
         orders of a tick instead of one each). Numbers reserved and not used are simply skipped."""
-        if count < 1:
-            raise ValueError("reserve at least one order number")
         async with self.transaction() as db:
-            await db.execute("INSERT OR IGNORE INTO order_seq (id, next) VALUES (1, 1)")
-            row = await self._one("SELECT next FROM order_seq WHERE id = 1")
-            first = int(row["next"]) if row else 1
-            await db.execute("UPDATE order_seq SET next = ? WHERE id = 1", (first + count,))
-        return list(range(first, first + count))
+            return await _orders.reserve_numbers(db, count)
 
     async def insert_order(self, order: Order) -> None:
         """Persist an order before it is sent. A second insert of the same client order id is refused."""
-        created = rows.ts(order.created_at)
         try:
             async with self.transaction() as db:
-                await db.execute(
-                    "INSERT INTO orders (client_order_id, created_at, updated_at, tick_id, symbol, side, qty,"
-                    " limit_price, status, venue, broker_order_id, strategy, priority, attempts, reason)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        order.client_order_id,
-                        created,
-                        created,
-                        order.tick_id,
-                        order.symbol,
-                        order.side,
-                        order.qty,
-                        order.limit_price,
-                        order.status,
-                        order.venue,
-                        order.broker_order_id,
-                        order.strategy,
-                        order.priority,
-                        order.attempts,
-                        order.reason,
-                    ),
-                )
+                await _orders.insert_orders(db, [order])
         except aiosqlite.IntegrityError as exc:
             raise LedgerError(f"order {order.client_order_id} refused: {exc}") from None
 
     async def update_order(self, client_order_id: str, *, ts: datetime, **changes: Any) -> Order:
-        allowed = {"status", "venue", "broker_order_id", "attempts", "reason"}
-        bad = set(changes) - allowed
-        if bad:
-            raise LedgerError(f"cannot update order fields {sorted(bad)}")
-        sets = ", ".join(f"{k} = ?" for k in changes)
+        if why := _orders.check_changes({client_order_id: changes}):
+            raise LedgerError(why)
         async with self.transaction() as db:
-            cur = await db.execute(
-                f"UPDATE orders SET {sets}, updated_at = ? WHERE client_order_id = ?",
-                (*changes.values(), rows.ts(ts), client_order_id),
-            )
-            if cur.rowcount != 1:
+            if await _orders.update_orders(db, {client_order_id: changes}, ts) != 1:
                 raise LedgerError(f"no order {client_order_id}")
         found = await self.order(client_order_id)
         assert found is not None
         return found
+
+    async def insert_new_orders(
+        self, count: int, build: Callable[[list[int]], tuple[Sequence[Order], Documents]], *, ts: datetime
+    ) -> list[Order]:
+        """Reserve ``count`` numbers of the durable order counter and persist the orders ``build`` makes of them,
+        with its kv documents, in one transaction: a tick's orders cost one fsync before any is sent.
+
+        ``build`` is called inside the transaction and must not touch the ledger. A client order id already
+        present refuses the whole batch (:class:`LedgerError`).
+        """
+        try:
+            async with self._batch(("books",)) as db:
+                orders, documents = build(await _orders.reserve_numbers(db, count))
+                await _orders.insert_orders(db, orders)
+                written = await _orders.put_documents(db, documents, ts)
+        except aiosqlite.IntegrityError as exc:
+            raise LedgerError(f"orders refused: {exc}") from None
+        self._remember_documents(written)
+        return list(orders)
+
+    async def update_orders(
+        self, updates: Mapping[str, Mapping[str, Any]], *, ts: datetime, documents: Documents | None = None
+    ) -> None:
+        """Change several orders (fields as :meth:`update_order` takes them) and write kv documents, in one
+        transaction; an unknown client order id refuses the whole batch (:class:`LedgerError`)."""
+        if why := _orders.check_changes(updates):
+            raise LedgerError(why)
+        async with self._batch(("books",)) as db:
+            if await _orders.update_orders(db, updates, ts) != len(updates):
+                raise LedgerError(f"not every order of {sorted(updates)} is in the ledger")
+            written = await _orders.put_documents(db, documents or {}, ts)
+        self._remember_documents(written)
 
     async def order(self, client_order_id: str) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,))
@@ -327,6 +346,21 @@ class Ledger:
         async with self.transaction() as db:
             return await apply_fill(db, fill)
 
+    async def apply_fills(
+        self, fills: Sequence[Fill], *, ts: datetime, documents: Documents | None = None
+    ) -> list[bool]:
+        """Apply a batch of fills (each once: True applied, False a duplicate, also one repeated within the batch)
+        and write kv documents, in one transaction.
+
+        Raises:
+            FillRefused: a fill cannot be applied (its ``index`` says which); nothing of the batch was written.
+        """
+        async with self._batch(()) as db:
+            applied = await apply_fills(db, fills)
+            written = await _orders.put_documents(db, documents or {}, ts)
+        self._remember_documents(written)
+        return applied
+
     async def fills(self, *, client_order_id: str | None = None, limit: int = 500) -> list[Fill]:
         where, params = ("WHERE client_order_id = ?", [client_order_id]) if client_order_id else ("", [])
         found = await self._all(f"SELECT * FROM fills {where} ORDER BY ts DESC, rowid DESC LIMIT ?", [*params, limit])
@@ -354,6 +388,16 @@ class Ledger:
                 [(p, rows.ts(ts), s) for s, p in prices.items()],
             )
 
+    async def mark_books(self, prices: Mapping[str, float], *, ts: datetime, nav: NavPoint | None = None) -> None:
+        """:meth:`mark_prices` and :meth:`record_nav` in one transaction; the books in memory stay valid, marked."""
+        async with self._batch(("books",), marks=prices) as db:
+            await db.executemany(
+                "UPDATE positions SET last_price = ?, updated_at = ? WHERE symbol = ?",
+                [(p, rows.ts(ts), s) for s, p in prices.items()],
+            )
+            if nav is not None:
+                await self._insert_nav(db, nav)
+
     async def books(self) -> Books:
         """Cash and positions now. Each call returns its own ``positions`` dict (callers may change it)."""
         cached: Books | None = self._cached("books")
@@ -370,19 +414,23 @@ class Ledger:
     # -- NAV history -----------------------------------------------------------------------------------
     async def record_nav(self, point: NavPoint) -> None:
         async with self.transaction() as db:
-            await db.execute(
-                "INSERT OR REPLACE INTO nav_history (ts, session, tick_id, nav, cash, gross_exposure, net_exposure)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    rows.ts(point.ts),
-                    point.session,
-                    point.tick_id,
-                    point.nav,
-                    point.cash,
-                    point.gross_exposure,
-                    point.net_exposure,
-                ),
-            )
+            await self._insert_nav(db, point)
+
+    @staticmethod
+    async def _insert_nav(db: aiosqlite.Connection, point: NavPoint) -> None:
+        await db.execute(
+            "INSERT OR REPLACE INTO nav_history (ts, session, tick_id, nav, cash, gross_exposure, net_exposure)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                rows.ts(point.ts),
+                point.session,
+                point.tick_id,
+                point.nav,
+                point.cash,
+                point.gross_exposure,
+                point.net_exposure,
+            ),
+        )
 
     async def nav_history(self, *, since_session: str | None = None, limit: int = 10_000) -> list[NavPoint]:
         """NAV points in time order (optionally from a session date, ISO ``YYYY-MM-DD``, on)."""
