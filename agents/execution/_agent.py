@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents.compliance import ComplianceGateError
 from agents.compliance import final_orders as compliance_final_orders
-from agents.execution._broker import Broker, BrokerError, BrokerRejected, BrokerUnavailable, OrderRequest
+from agents.execution._broker import (
+    Broker,
+    BrokerAck,
+    BrokerError,
+    BrokerRejected,
+    BrokerUnavailable,
+    OrderRequest,
+)
 from agents.execution._final import FinalOrders, FinalOrdersFn, resolve_final_orders
 from agents.execution._guard import FailureGuard, halted_since
 from agents.execution._settings import ExecutionSettings
@@ -52,6 +60,18 @@ def client_order_id(env: str, number: int) -> str:
     return f"AH-{env}-{number:08d}"
 
 
+@dataclass(slots=True)
+class _Send:
+    """One order of the tick on its way: its outcome and the errors met."""
+
+    coid: str
+    intent: OrderIntent
+    request: OrderRequest
+    status: str = "new"
+    sent: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
 class ExecutionAgent(Agent):
     """Sends the final orders to the venues and settles their fills into the ledger."""
 
@@ -75,6 +95,7 @@ class ExecutionAgent(Agent):
         self.rule = rule
         self.guard = FailureGuard(settings.failure_limit)
         self._send_lock = asyncio.Lock()  # a halt's cancel-all never interleaves with a send
+        self._unsaved: dict[str, dict[str, Any]] = {}  # order changes of the sends in progress, not yet written
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self, ctx: AgentContext) -> None:
@@ -126,21 +147,15 @@ class ExecutionAgent(Agent):
                 sendable.append(intent)
         submitted: list[str] = []
         if sendable and not self._blocked():
-            # One durable reservation and one intent map for the tick's orders: fewer fsyncs per order.
-            numbers = await ctx.ledger.reserve_order_numbers(len(sendable))
-            coids = [client_order_id(ctx.env, n) for n in numbers]
-            await self.settlement.remember_intents(
-                ctx, tick.id, {c: i.id for c, i in zip(coids, sendable, strict=True)}
-            )
-            for coid, intent in zip(coids, sendable, strict=True):
+            async with self._send_lock:  # a halt's cancel-all waits for the tick's sends and finds them recorded
                 if self._blocked():
-                    failures[intent.id] = "not sent: trading is halted or paused"
-                    continue
-                status, why = await self._place(coid, intent, tick, view)
-                if status != "not sent":
-                    submitted.append(coid)
-                if why:
-                    failures[intent.id] = f"{status}: {why}"
+                    failures.update({i.id: "not sent: trading is halted or paused" for i in sendable})
+                else:
+                    for send in await self._place_all(sendable, tick, view):
+                        if send.sent:
+                            submitted.append(send.coid)
+                        if why := "; ".join(send.errors):
+                            failures[send.intent.id] = f"{send.status}: {why}"
             await ctx.record("execution.orders", {"submitted": submitted, "failures": failures}, tick.id)
         else:
             failures.update({i.id: "not sent: trading is halted or paused" for i in sendable})
@@ -183,92 +198,138 @@ class ExecutionAgent(Agent):
             return f"no retry: price moved {moved:.0f} bps from the decision, collar {self.settings.retry_collar_bps:g}"
         return ""
 
-    async def _place(self, coid: str, intent: OrderIntent, tick: Tick, view: MarketView | None) -> tuple[str, str]:
-        """Persist, then send (with retries); returns (final status, why not acknowledged).
+    async def _place_all(self, intents: list[OrderIntent], tick: Tick, view: MarketView | None) -> list[_Send]:
+        """Persist every order of the tick (status ``new``) in one transaction, then send them in priority order,
+        the primary venue taking them in batches; returns each order's outcome, recorded in the ledger.
 
-        The whole life of the order, to its last ledger write, holds the send lock: a halt's cancel-all waits
-        for it and then finds the order in its final status, never half-way.
+        A venue's batch stops at its first order not acknowledged, and that failure is handled (the failure
+        count, a halt, a retry on an alternate venue) before any later order goes out: the decisions are those of
+        one order at a time. The ledger is written before each retry (the row names the venue before the order
+        can be live there), at each failure (the failure count) and once at the end. Held under the send lock.
         """
-        async with self._send_lock:
-            if self._blocked():
-                return "not sent", "trading is halted or paused"
-            ctx = self.context
-            ledger = ctx.ledger
-            limit = self._limit(intent)
-            await ledger.insert_order(
-                Order(coid, intent.symbol, intent.side, intent.qty, self.venues.primary.venue, ctx.clock.now(),
-                      status="new", limit_price=limit, tick_id=tick.id, strategy=intent.strategy,
-                      priority=intent.priority)
-            )  # fmt: skip
-            status, errors = await self._send_with_retries(coid, intent, tick, view, limit)
-            if status in ("rejected", "cancelled"):
-                await ledger.update_order(coid, ts=ctx.clock.now(), status=status, reason="; ".join(errors)[:2000])
-            return status, "; ".join(errors)
-
-    async def _send_with_retries(
-        self, coid: str, intent: OrderIntent, tick: Tick, view: MarketView | None, limit: float | None
-    ) -> tuple[str, list[str]]:
-        """Primary first, then the alternates while allowed; returns the outcome and the errors met."""
         ctx = self.context
-        request = OrderRequest(coid, intent.symbol, intent.side, intent.qty, limit)
-        errors: list[str] = []
-        for attempt in range(self.settings.max_retries + 1):
-            broker = self.venues.route(attempt)
-            if attempt > 0 and (why := self._retry_blocked(intent, view)):
-                errors.append(why)
-                break
-            if self._blocked():
-                errors.append("runtime halted before the send")
-                return "cancelled", errors
-            if attempt > 0:  # the order row names the venue before the order can be live there
-                await ctx.ledger.update_order(coid, ts=ctx.clock.now(), venue=broker.venue)
-            kind, detail = await self._send(broker, request, attempt)
-            event = {"client_order_id": coid, "intent_id": intent.id, "symbol": intent.symbol,
-                     "venue": broker.venue, "attempt": attempt + 1, "kind": kind, "detail": detail}  # fmt: skip
-            if kind == "acknowledged":
+        now = ctx.clock.now()
+        venue = self.venues.primary.venue
+        sends: list[_Send] = []
+
+        def build(numbers: list[int]) -> tuple[list[Order], dict[tuple[str, str], Any]]:
+            orders: list[Order] = []
+            for number, intent in zip(numbers, intents, strict=True):
+                coid, limit = client_order_id(ctx.env, number), self._limit(intent)
+                orders.append(Order(coid, intent.symbol, intent.side, intent.qty, venue, now, status="new",
+                                    limit_price=limit, tick_id=tick.id, strategy=intent.strategy,
+                                    priority=intent.priority))  # fmt: skip
+                sends.append(_Send(coid, intent, OrderRequest(coid, intent.symbol, intent.side, intent.qty, limit)))
+            return orders, self.settlement.intents_document(tick.id, {s.coid: s.intent.id for s in sends})
+
+        await ctx.ledger.insert_new_orders(len(intents), build, ts=now)
+        self.settlement.remember_intents({s.coid: s.intent.id for s in sends})
+        rest = sends
+        try:
+            while rest:
+                if self._blocked():
+                    for send in rest:
+                        self._close(send, "cancelled", "not sent: trading is halted or paused")
+                    break
+                answers = await self._submit(self.venues.primary, [s.request for s in rest])
+                for send, answer in zip(rest, answers, strict=False):
+                    await self._answered(send, 0, self.venues.primary, answer, tick, view)
+                rest = rest[len(answers) :]
+        finally:
+            await self._flush()
+        return sends
+
+    async def _submit(self, broker: Broker, requests: list[OrderRequest]) -> list[BrokerAck | BrokerError | str]:
+        """One venue call; an answer per order taken. No answer at all (a timeout, anything but a refusal) makes
+        every order of the batch an error text: each may be live at the venue."""
+        try:
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                answers: list[BrokerAck | BrokerError | str] = list(await broker.submit_many(requests))
+        except Exception as exc:
+            detail = str(exc) or f"no answer within {self.settings.timeout_seconds:g}s"
+            return [detail] * len(requests)
+        if not answers:  # a venue that answers nothing has not answered
+            return ["the venue answered none of the batch"] * len(requests)
+        return answers
+
+    async def _answered(
+        self,
+        send: _Send,
+        attempt: int,
+        broker: Broker,
+        answer: BrokerAck | BrokerError | str,
+        tick: Tick,
+        view: MarketView | None,
+    ) -> None:
+        """Record one send's answer; a refusal goes on to the alternate venues while allowed."""
+        ctx = self.context
+        send.sent = True
+        while True:
+            if isinstance(answer, BrokerAck):
                 await self._succeeded()
-                return "acknowledged", []
-            errors.append(f"{broker.venue} {kind}: {detail}")
+                send.status = "acknowledged"
+                send.errors.clear()  # taken in the end: nothing failed for the report
+                self._unsaved[send.coid] = {"status": "acknowledged", "broker_order_id": answer.broker_order_id,
+                                            "venue": answer.venue, "attempts": attempt + 1}  # fmt: skip
+                return
+            if isinstance(answer, (BrokerRejected, BrokerUnavailable)):
+                kind = "rejected" if isinstance(answer, BrokerRejected) else "unavailable"
+                detail = answer.reason
+                self._unsaved[send.coid] = {"attempts": attempt + 1, "reason": str(answer)}
+            else:  # a timeout, or anything but a clear refusal: the order may be live at the venue
+                kind, detail = "unknown", str(answer)
+                reason = f"{broker.venue}: {detail}; unknown until reconciled"
+                self._unsaved[send.coid] = {"status": "unknown", "attempts": attempt + 1, "reason": reason}
+            event = {"client_order_id": send.coid, "intent_id": send.intent.id, "symbol": send.intent.symbol,
+                     "venue": broker.venue, "attempt": attempt + 1, "kind": kind, "detail": detail}  # fmt: skip
+            send.errors.append(f"{broker.venue} {kind}: {detail}")
             await ctx.record("execution.send_failed", event, tick.id)
             halted = await self._failed(event, tick.id)
             if kind == "unknown":
-                await ctx.alert("execution_unknown", "warning", f"order {coid} unknown at {broker.venue}: {detail}",
-                                details=event)  # fmt: skip
-                return "unknown", errors
-            if halted:
-                break
-        return "rejected", errors
+                send.status = "unknown"
+                await ctx.alert("execution_unknown", "warning", f"order {send.coid} unknown at {broker.venue}: "
+                                f"{detail}", details=event)  # fmt: skip
+                return
+            attempt += 1
+            if halted or attempt > self.settings.max_retries:
+                self._close(send, "rejected")
+                return
+            broker = self.venues.route(attempt)
+            if why := self._retry_blocked(send.intent, view):
+                send.errors.append(why)
+                self._close(send, "rejected")
+                return
+            if self._blocked():
+                send.errors.append("runtime halted before the send")
+                self._close(send, "cancelled")
+                return
+            self._unsaved.setdefault(send.coid, {})["venue"] = broker.venue
+            await self._flush()  # the order row names the venue before the order can be live there
+            answer = (await self._submit(broker, [send.request]))[0]
 
-    async def _send(self, broker: Broker, request: OrderRequest, attempt: int) -> tuple[str, str]:
-        """One send, with its ledger update; returns (``acknowledged`` | ``unknown`` | ``rejected``, detail)."""
+    def _close(self, send: _Send, status: str, reason: str = "") -> None:
+        """A final status for an order that will not be (re)sent; written with the next flush."""
+        send.status = status
+        if reason:
+            send.errors.append(reason)
+        self._unsaved.setdefault(send.coid, {}).update(status=status, reason="; ".join(send.errors)[:2000])
+
+    async def _flush(self, *, guard: bool = False) -> None:
+        """Write the order changes not yet in the ledger (and the failure guard) in one transaction."""
+        if not self._unsaved and not guard:
+            return
         ctx = self.context
-        ledger = ctx.ledger
-        coid = request.client_order_id
+        documents = {(NAMESPACE, GUARD_KEY): self.guard.to_json()} if guard else None
+        unsaved, self._unsaved = self._unsaved, {}
         try:
-            async with asyncio.timeout(self.settings.timeout_seconds):
-                ack = await broker.submit(request)
-        except (BrokerRejected, BrokerUnavailable) as exc:
-            await ledger.update_order(coid, ts=ctx.clock.now(), attempts=attempt + 1, reason=str(exc))
-            return "rejected" if isinstance(exc, BrokerRejected) else "unavailable", exc.reason
-        except Exception as exc:  # a timeout, or anything but a clear refusal: the order may be live at the venue
-            detail = str(exc) or f"no answer within {self.settings.timeout_seconds:g}s"
-            reason = f"{broker.venue}: {detail}; unknown until reconciled"
-            await ledger.update_order(coid, ts=ctx.clock.now(), status="unknown", attempts=attempt + 1, reason=reason)
-            return "unknown", detail
-        await ledger.update_order(
-            coid,
-            ts=ctx.clock.now(),
-            status="acknowledged",
-            broker_order_id=ack.broker_order_id,
-            venue=ack.venue,
-            attempts=attempt + 1,
-        )
-        return "acknowledged", ack.broker_order_id
+            await ctx.ledger.update_orders(unsaved, ts=ctx.clock.now(), documents=documents)
+        except BaseException:
+            self._unsaved = {**unsaved, **self._unsaved}
+            raise
 
     # -- SOP 5: repeated failure halts ---------------------------------------------------------------
     async def _save_guard(self) -> None:
-        ctx = self.context
-        await ctx.ledger.put_json(NAMESPACE, GUARD_KEY, self.guard.to_json(), ts=ctx.clock.now())
+        await self._flush(guard=True)  # with the order changes not yet written: one transaction
 
     async def _succeeded(self) -> None:
         if self.guard.consecutive:
@@ -334,11 +395,14 @@ class ExecutionAgent(Agent):
                 attempted.add(order.client_order_id)
                 outcome = await self._cancel(order.client_order_id, order.venue)
                 if outcome is None:
-                    await ledger.update_order(order.client_order_id, ts=ctx.clock.now(), status="cancelled",
-                                              reason=f"cancelled: {reason}"[:2000])  # fmt: skip
                     cancelled.append(order.client_order_id)
                 else:
                     problems.append(f"{order.client_order_id}: {outcome}")
+            if cancelled:  # one transaction; a crash before it leaves them open here, cancelled at the venue: the
+                # next reconciliation takes the venue's word
+                why = f"cancelled: {reason}"[:2000]
+                await ledger.update_orders({c: {"status": "cancelled", "reason": why} for c in cancelled},
+                                           ts=ctx.clock.now())  # fmt: skip
             for coid, venue_order in (await self.venues.open_orders()).items():
                 if coid in attempted:
                     continue  # its cancel failed above and is already reported

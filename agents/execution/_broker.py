@@ -1,8 +1,9 @@
 """The venue interface: what execution and reconciliation need from a broker, real or simulated.
 
 A :class:`Broker` is one named venue. Execution submits :class:`OrderRequest`\\ s keyed by a client order id
-that the venue treats as an idempotency key; reconciliation asks each venue what it holds (orders, fills,
-positions, cash moved) and compares it with the ledger. A venue reports fills through a cursor
+that the venue treats as an idempotency key, a tick's orders in one call (:meth:`Broker.submit_many`);
+reconciliation asks each venue what it holds (orders, fills, positions, cash moved) and compares it with the
+ledger. A venue reports fills through a cursor
 (:meth:`Broker.fills_since`) so that nothing is lost across restarts: the ledger applies fills idempotently
 on ``(venue, trade_id)``, so a fill delivered twice is harmless.
 
@@ -16,6 +17,7 @@ Failures are typed, because each one is handled differently (runbook SOP 5):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
@@ -157,6 +159,16 @@ class Broker(Protocol):
             BrokerTimeout: no answer in time (the order may be live).
             BrokerRejected: the venue refused it.
             BrokerUnavailable: it never reached the venue.
+        """
+        ...
+
+    async def submit_many(self, orders: Sequence[OrderRequest]) -> list[BrokerAck | BrokerError]:
+        """Place orders in turn, stopping after the first one not acknowledged: one answer per order taken (an
+        ack, or the error :meth:`submit` would raise), a prefix of ``orders``. The orders after a failure are not
+        sent, so the caller handles the failure (a retry elsewhere, a halt) before anything else goes out.
+
+        Raises:
+            Exception: the batch as a whole got no answer (a timeout): any of its orders may be live.
         """
         ...
 

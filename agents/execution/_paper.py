@@ -8,8 +8,9 @@ Failures are injected deterministically (:class:`FailurePlan`: "the Nth submit t
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from agents.execution._broker import (
     BrokerAccount,
     BrokerAck,
+    BrokerError,
     BrokerFill,
     BrokerOrder,
     BrokerRejected,
@@ -108,6 +110,7 @@ class PaperBroker:
         self.venue = venue
         self.failures = failures or FailurePlan()
         self._book: VenueBook | None = None
+        self._pending: dict[str, VenueOrder] = {}  # accepted, being written
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -132,27 +135,63 @@ class PaperBroker:
 
     # -- orders --------------------------------------------------------------------------------------
     async def submit(self, order: OrderRequest) -> BrokerAck:
+        result = (await self.submit_many([order]))[0]
+        if isinstance(result, BrokerError):
+            raise result
+        return result
+
+    async def submit_many(self, orders: Sequence[OrderRequest]) -> list[BrokerAck | BrokerError]:
+        """Take ``orders`` in turn, up to and including the first one not acknowledged; every order accepted is
+        written in one store transaction before any answer is given."""
+        book = self.book
+        answers: list[BrokerAck | BrokerError] = []
+        placed: dict[str, VenueOrder] = {}
+        for order in orders:
+            answer = self._take(book, placed, order)
+            answers.append(answer)
+            if isinstance(answer, BrokerError):
+                break
+        if placed:
+            # Numbers are taken now (one lost to a failed write is never reused: harmless) and the orders are
+            # pending until written. Shielded: a caller that stops waiting (a timeout) leaves what the venue
+            # accepted in its memory too, as a remote venue would have it.
+            book.next_order += len(placed)
+            self._pending.update(placed)
+            await asyncio.shield(self._accept(book, list(placed.values())))
+        return answers
+
+    def _take(self, book: VenueBook, placed: dict[str, VenueOrder], order: OrderRequest) -> BrokerAck | BrokerError:
         failure = self.failures.next_submit()
         if failure == "unavailable":
-            raise BrokerUnavailable(self.venue, "connection refused (injected)")
+            return BrokerUnavailable(self.venue, "connection refused (injected)")
         if failure == "timeout":
-            raise BrokerTimeout(self.venue, "no answer (injected; the request was lost)")
+            return BrokerTimeout(self.venue, "no answer (injected; the request was lost)")
         if failure == "reject":
-            raise BrokerRejected(self.venue, "rejected by the venue (injected)")
-        book = self.book
-        existing = book.orders.get(order.client_order_id)
+            return BrokerRejected(self.venue, "rejected by the venue (injected)")
+        coid = order.client_order_id
+        existing = placed.get(coid) or self._pending.get(coid) or book.orders.get(coid)
         if existing is not None:
-            return self._repeat(existing, order)
+            try:
+                return self._repeat(existing, order)
+            except BrokerRejected as exc:
+                return exc
         problem = _invalid(order)
-        placed = self._new_order(book, order, problem)
-        await self.exchange.store.add_order(placed, next_order=book.next_order + 1, last_session=book.last_session)
-        book.next_order += 1
-        book.orders[placed.client_order_id] = placed
+        new = self._new_order(book, order, problem, number=book.next_order + len(placed))
+        placed[coid] = new
         if problem:
-            raise BrokerRejected(self.venue, problem)
+            return BrokerRejected(self.venue, problem)
         if failure == "timeout_after_accept":
-            raise BrokerTimeout(self.venue, "no answer (injected; the order was accepted)")
-        return BrokerAck(self.venue, placed.client_order_id, placed.broker_order_id)
+            return BrokerTimeout(self.venue, "no answer (injected; the order was accepted)")
+        return BrokerAck(self.venue, coid, new.broker_order_id)
+
+    async def _accept(self, book: VenueBook, placed: list[VenueOrder]) -> None:
+        try:
+            await self.exchange.store.add_orders(placed, next_order=book.next_order, last_session=book.last_session)
+            for order in placed:
+                book.orders[order.client_order_id] = order
+        finally:
+            for order in placed:
+                self._pending.pop(order.client_order_id, None)
 
     def _repeat(self, existing: VenueOrder, order: OrderRequest) -> BrokerAck:
         """A resubmission: the same ack for the same order, a refusal for a different one under the same id."""
@@ -168,8 +207,7 @@ class PaperBroker:
             raise BrokerRejected(self.venue, existing.reason)
         return BrokerAck(self.venue, existing.client_order_id, existing.broker_order_id)
 
-    def _new_order(self, book: VenueBook, order: OrderRequest, problem: str) -> VenueOrder:
-        number = book.next_order
+    def _new_order(self, book: VenueBook, order: OrderRequest, problem: str, *, number: int) -> VenueOrder:
         return VenueOrder(
             venue=self.venue,
             client_order_id=order.client_order_id,

@@ -3,25 +3,29 @@
 The paper venue plays an external broker, so its state lives apart from the ledger and survives restarts:
 every order it accepted (the idempotency keys), its working orders, fills (with a per-venue trade counter
 that never reuses an id), positions and the cash its fills moved. Each change is one ``BEGIN IMMEDIATE``
-transaction on a connection opened with the project's pragmas (WAL, ``synchronous=FULL``); the in-memory
-mirror (:class:`VenueBook`) is updated only after the commit, so a failed write leaves both unchanged.
+transaction (a tick's new orders at a venue are one change, a bar's fills another) on a connection opened with
+the project's pragmas but ``synchronous=NORMAL`` (WAL: a commit survives the process being killed; the venue
+stands in for a remote broker, whose own durability the runtime does not pay for, see docs/decisions.md). The
+in-memory mirror (:class:`VenueBook`) is updated only after the commit, so a failed write leaves both unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, cast
-
-import aiosqlite
+from typing import TypeVar, cast
 
 from agents.execution._broker import BrokerFill, BrokerOrder, VenueOrderState
-from storage.db import connect
+from storage.db import PRAGMAS
 from storage.records import Side
+
+_T = TypeVar("_T")
+SYNCHRONOUS = "PRAGMA synchronous=NORMAL"  # after PRAGMAS (FULL): see the decision record
 
 SCHEMA_VERSION = 1
 _SCHEMA = (
@@ -147,141 +151,113 @@ def _day(value: str | None) -> date | None:
 
 
 class PaperStore:
-    """The SQLite file of the paper venues; one connection, one writer."""
+    """The SQLite file of the paper venues: one connection, one writer, one worker thread.
+
+    A whole transaction runs in one hop to the store's own thread (not one hop a statement): the loop never waits
+    on the disk, and a tick's orders or a bar's fills cost one hop and one commit. Durability is decided in
+    docs/decisions.md: WAL with ``synchronous=NORMAL``, which loses nothing when the process dies.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: aiosqlite.Connection | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self._conn is not None:
             return
-        conn = await connect(self.path, migrate=False)  # the ledger's migrations do not belong in this file
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paper-store")
         try:
-            async with conn.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = int(row[0]) if row else 0
+            self._conn = await asyncio.get_running_loop().run_in_executor(thread, self._open)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        self._thread = thread
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            for pragma in (*PRAGMAS, SYNCHRONOUS):
+                conn.execute(pragma)
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} has schema {version}, newer than this build ({SCHEMA_VERSION})")
-            await conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
-                await conn.execute(statement)
-            await conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            await conn.execute("COMMIT")
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
         except BaseException:
-            await conn.close()
+            conn.close()
             raise
-        self._conn = conn
+        return conn
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        conn, thread = self._conn, self._thread
+        self._conn = self._thread = None
+        if conn is not None and thread is not None:
+            async with self._lock:
+                await asyncio.get_running_loop().run_in_executor(thread, conn.close)
+            thread.shutdown(wait=False)
 
-    @property
-    def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
+    async def _run(self, job: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        """Run ``job`` on the store's thread, in one ``BEGIN IMMEDIATE`` transaction when ``write``.
+
+        Once started the job finishes (commit or rollback) even if the caller is cancelled: the thread runs it
+        to the end, and the next job queues behind it.
+        """
+        conn, thread = self._conn, self._thread
+        if conn is None or thread is None:
             raise RuntimeError(f"the paper venue store {self.path} is not open")
-        return self._conn
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            db = self.conn
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
-
-    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+            return await asyncio.get_running_loop().run_in_executor(thread, _in_transaction if write else _plain,
+                                                                    conn, job)  # fmt: skip
 
     # -- loading -------------------------------------------------------------------------------------
     async def load(self, venue: str) -> VenueBook:
         """The venue's book (created empty on first use)."""
-        async with self._transaction() as db:
-            await db.execute(
-                "INSERT OR IGNORE INTO venue_state (venue, next_order, next_trade, cash_flow, commissions)"
-                " VALUES (?, 1, 1, 0, 0)",
-                (venue,),
-            )
-        state = (await self._all("SELECT * FROM venue_state WHERE venue = ?", (venue,)))[0]
-        book = VenueBook(
-            venue,
-            next_order=state["next_order"],
-            next_trade=state["next_trade"],
-            cash_flow=state["cash_flow"],
-            commissions=state["commissions"],
-            last_session=_day(state["last_session"]),
-        )
-        for r in await self._all("SELECT * FROM venue_orders WHERE venue = ? ORDER BY seq", (venue,)):
-            book.orders[r["client_order_id"]] = VenueOrder(
-                venue=venue,
-                client_order_id=r["client_order_id"],
-                broker_order_id=r["broker_order_id"],
-                seq=r["seq"],
-                symbol=r["symbol"],
-                side=cast(Side, r["side"]),
-                qty=r["qty"],
-                limit_price=r["limit_price"],
-                state=cast(VenueOrderState, r["state"]),
-                accepted_at=datetime.fromisoformat(r["accepted_at"]),
-                accepted_session=_day(r["accepted_session"]),
-                filled_qty=r["filled_qty"],
-                commission=r["commission"],
-                last_bar=_day(r["last_bar"]),
-                bars=r["bars"],
-                reason=r["reason"],
-            )
-        seen = [d for o in book.orders.values() for d in (o.accepted_session, o.last_bar) if d is not None]
-        if book.last_session is not None:
-            seen.append(book.last_session)
-        book.last_session = max(seen) if seen else None
-        for r in await self._all("SELECT symbol, qty FROM venue_positions WHERE venue = ? AND qty != 0", (venue,)):
-            book.positions[r["symbol"]] = r["qty"]
-        last = await self._all("SELECT MAX(seq) AS seq FROM venue_fills WHERE venue = ?", (venue,))
-        book.last_fill_seq = int(last[0]["seq"] or 0)
-        return book
+        return await self._run(lambda db: _load(db, venue), write=True)
 
     # -- writes --------------------------------------------------------------------------------------
-    async def add_order(self, order: VenueOrder, *, next_order: int, last_session: date | None) -> None:
-        """A new order, the order counter and the last session seen (saved here rather than on every bar)."""
-        async with self._transaction() as db:
-            await self._write_order(db, order)
-            await db.execute(
+    async def add_orders(self, orders: Sequence[VenueOrder], *, next_order: int, last_session: date | None) -> None:
+        """New orders of one venue, its order counter and the last session seen (saved here rather than on every
+        bar), in one transaction."""
+        if not orders:
+            return
+        venue = orders[0].venue
+
+        def write(db: sqlite3.Connection) -> None:
+            _write_orders(db, orders)
+            db.execute(
                 "UPDATE venue_state SET next_order = ?, last_session = ? WHERE venue = ?",
-                (next_order, last_session.isoformat() if last_session else None, order.venue),
+                (next_order, last_session.isoformat() if last_session else None, venue),
             )
 
+        await self._run(write, write=True)
+
     async def save_order(self, order: VenueOrder) -> None:
-        async with self._transaction() as db:
-            await self._write_order(db, order)
+        await self._run(lambda db: _write_orders(db, [order]), write=True)
 
     async def apply_bar(self, venue: str, changes: BarChanges) -> int:
         """Write one bar's effects; returns the venue's highest fill sequence number after it."""
-        last_seq = 0
-        async with self._transaction() as db:
-            for order in changes.orders:
-                await self._write_order(db, order)
-            for f in changes.fills:
-                cur = await db.execute(
-                    "INSERT INTO venue_fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price,"
-                    " commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (f.venue, f.trade_id, f.client_order_id, f.ts.isoformat(), f.symbol, f.side, f.qty, f.price,
-                     f.commission),
-                )  # fmt: skip
-                last_seq = int(cur.lastrowid or 0)
-            await db.executemany(
+
+        def write(db: sqlite3.Connection) -> int:
+            _write_orders(db, changes.orders)
+            db.executemany(
+                "INSERT INTO venue_fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price,"
+                " commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(f.venue, f.trade_id, f.client_order_id, f.ts.isoformat(), f.symbol, f.side, f.qty, f.price,
+                  f.commission) for f in changes.fills],
+            )  # fmt: skip
+            db.executemany(
                 "INSERT INTO venue_positions (venue, symbol, qty) VALUES (?, ?, ?)"
                 " ON CONFLICT (venue, symbol) DO UPDATE SET qty = excluded.qty",
                 [(venue, s, q) for s, q in changes.positions.items()],
             )
-            await db.execute(
+            db.execute(
                 "UPDATE venue_state SET next_trade = ?, cash_flow = ?, commissions = ?, last_session = ?"
                 " WHERE venue = ?",
                 (
@@ -292,54 +268,111 @@ class PaperStore:
                     venue,
                 ),
             )
-        return last_seq
+            return _last_fill_seq(db, venue)
 
-    @staticmethod
-    async def _write_order(db: aiosqlite.Connection, o: VenueOrder) -> None:
-        await db.execute(
-            "INSERT INTO venue_orders (venue, client_order_id, broker_order_id, seq, symbol, side, qty, limit_price,"
-            " state, accepted_at, accepted_session, filled_qty, commission, last_bar, bars, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (venue, client_order_id) DO UPDATE SET state = excluded.state,"
-            " filled_qty = excluded.filled_qty, commission = excluded.commission, last_bar = excluded.last_bar,"
-            " bars = excluded.bars, reason = excluded.reason",
-            (
-                o.venue,
-                o.client_order_id,
-                o.broker_order_id,
-                o.seq,
-                o.symbol,
-                o.side,
-                o.qty,
-                o.limit_price,
-                o.state,
-                o.accepted_at.isoformat(),
-                o.accepted_session.isoformat() if o.accepted_session else None,
-                o.filled_qty,
-                o.commission,
-                o.last_bar.isoformat() if o.last_bar else None,
-                o.bars,
-                o.reason,
-            ),
-        )
+        return await self._run(write, write=True)
 
     # -- reads ---------------------------------------------------------------------------------------
     async def fills_after(self, venue: str, seq: int) -> list[tuple[int, BrokerFill]]:
-        found = await self._all("SELECT * FROM venue_fills WHERE venue = ? AND seq > ? ORDER BY seq", (venue, seq))
-        return [
-            (
-                r["seq"],
-                BrokerFill(
-                    r["venue"],
-                    r["trade_id"],
-                    r["client_order_id"],
-                    datetime.fromisoformat(r["ts"]),
-                    r["symbol"],
-                    cast(Side, r["side"]),
-                    r["qty"],
-                    r["price"],
-                    r["commission"],
-                ),
-            )
-            for r in found
-        ]
+        def read(db: sqlite3.Connection) -> list[tuple[int, BrokerFill]]:
+            found = db.execute("SELECT * FROM venue_fills WHERE venue = ? AND seq > ? ORDER BY seq", (venue, seq))
+            return [
+                (
+                    r["seq"],
+                    BrokerFill(
+                        r["venue"],
+                        r["trade_id"],
+                        r["client_order_id"],
+                        datetime.fromisoformat(r["ts"]),
+                        r["symbol"],
+                        cast(Side, r["side"]),
+                        r["qty"],
+                        r["price"],
+                        r["commission"],
+                    ),
+                )
+                for r in found.fetchall()
+            ]
+
+        return await self._run(read, write=False)
+
+
+def _in_transaction(db: sqlite3.Connection, job: Callable[[sqlite3.Connection], _T]) -> _T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = job(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
+
+
+def _plain(db: sqlite3.Connection, job: Callable[[sqlite3.Connection], _T]) -> _T:
+    return job(db)
+
+
+def _last_fill_seq(db: sqlite3.Connection, venue: str) -> int:
+    row = db.execute("SELECT MAX(seq) FROM venue_fills WHERE venue = ?", (venue,)).fetchone()
+    return int(row[0] or 0)
+
+
+def _load(db: sqlite3.Connection, venue: str) -> VenueBook:
+    db.execute(
+        "INSERT OR IGNORE INTO venue_state (venue, next_order, next_trade, cash_flow, commissions)"
+        " VALUES (?, 1, 1, 0, 0)",
+        (venue,),
+    )
+    state = db.execute("SELECT * FROM venue_state WHERE venue = ?", (venue,)).fetchone()
+    book = VenueBook(
+        venue,
+        next_order=state["next_order"],
+        next_trade=state["next_trade"],
+        cash_flow=state["cash_flow"],
+        commissions=state["commissions"],
+        last_session=_day(state["last_session"]),
+    )
+    for r in db.execute("SELECT * FROM venue_orders WHERE venue = ? ORDER BY seq", (venue,)):
+        book.orders[r["client_order_id"]] = VenueOrder(
+            venue=venue,
+            client_order_id=r["client_order_id"],
+            broker_order_id=r["broker_order_id"],
+            seq=r["seq"],
+            symbol=r["symbol"],
+            side=cast(Side, r["side"]),
+            qty=r["qty"],
+            limit_price=r["limit_price"],
+            state=cast(VenueOrderState, r["state"]),
+            accepted_at=datetime.fromisoformat(r["accepted_at"]),
+            accepted_session=_day(r["accepted_session"]),
+            filled_qty=r["filled_qty"],
+            commission=r["commission"],
+            last_bar=_day(r["last_bar"]),
+            bars=r["bars"],
+            reason=r["reason"],
+        )
+    seen = [d for o in book.orders.values() for d in (o.accepted_session, o.last_bar) if d is not None]
+    if book.last_session is not None:
+        seen.append(book.last_session)
+    book.last_session = max(seen) if seen else None
+    for r in db.execute("SELECT symbol, qty FROM venue_positions WHERE venue = ? AND qty != 0", (venue,)):
+        book.positions[r["symbol"]] = r["qty"]
+    book.last_fill_seq = _last_fill_seq(db, venue)
+    return book
+
+
+def _write_orders(db: sqlite3.Connection, orders: Iterable[VenueOrder]) -> None:
+    db.executemany(
+        "INSERT INTO venue_orders (venue, client_order_id, broker_order_id, seq, symbol, side, qty, limit_price,"
+        " state, accepted_at, accepted_session, filled_qty, commission, last_bar, bars, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (venue, client_order_id) DO UPDATE SET state = excluded.state,"
+        " filled_qty = excluded.filled_qty, commission = excluded.commission, last_bar = excluded.last_bar,"
+        " bars = excluded.bars, reason = excluded.reason",
+        [
+            (o.venue, o.client_order_id, o.broker_order_id, o.seq, o.symbol, o.side, o.qty, o.limit_price, o.state,
+             o.accepted_at.isoformat(), o.accepted_session.isoformat() if o.accepted_session else None,
+             o.filled_qty, o.commission, o.last_bar.isoformat() if o.last_bar else None, o.bars, o.reason)
+            for o in orders
+        ],
+    )  # fmt: skip

@@ -23,6 +23,7 @@ from agents.types import MARKET
 from runtime import topics
 from runtime.agent import Agent, AgentHealth, Stage, Tick
 from runtime.context import AgentContext
+from storage.ledger import marked_books
 from storage.records import ORDER_OPEN_STATUSES, NavPoint
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,7 @@ class ReconciliationAgent(Agent):
             mismatch["orphan_orders"] = orphans
         at_venues = venue_positions(accounts)
         marks = self._marks(view, at_venues)
-        if marks:
-            await ledger.mark_prices(marks, ts=ctx.clock.now())
-        books = await ledger.books()
+        books = marked_books(await ledger.books(), marks)  # as they are once the marks below are written
         self._held = set(books.positions)
         diffs = position_diffs({s: p.qty for s, p in books.positions.items()}, at_venues)
         if diffs:
@@ -97,6 +96,8 @@ class ReconciliationAgent(Agent):
         if mismatch:
             await self._halt(mismatch, tick.id)
         if view is None:
+            if marks:
+                await ledger.mark_books(marks, ts=ctx.clock.now())
             return
         state = portfolio_state(
             books,
@@ -108,10 +109,9 @@ class ReconciliationAgent(Agent):
             open_orders=len(open_ids),
             problems=sorted(mismatch),
         )
-        await ledger.record_nav(
-            NavPoint(state.ts, view.as_of.isoformat(), state.nav, state.cash, state.gross_exposure,
-                     state.net_exposure, tick.id)
-        )  # fmt: skip
+        point = NavPoint(state.ts, view.as_of.isoformat(), state.nav, state.cash, state.gross_exposure,
+                         state.net_exposure, tick.id)  # fmt: skip
+        await ledger.mark_books(marks, ts=ctx.clock.now(), nav=point)  # marks and NAV point: one transaction
         self._last_nav = state.nav
         self.last = state
         tick.put(PORTFOLIO, state)
@@ -122,6 +122,8 @@ class ReconciliationAgent(Agent):
         ledger = ctx.ledger
         problems: dict[str, str] = {}
         still_open: list[str] = []
+        changed: dict[str, dict[str, Any]] = {}
+        resolved: list[dict[str, Any]] = []
         for order in await ledger.open_orders():
             broker = self.venues.get(order.venue)
             if broker is None:
@@ -135,12 +137,15 @@ class ReconciliationAgent(Agent):
                 changes: dict[str, Any] = {"status": found.status, "reason": found.reason}
                 if found.broker_order_id:
                     changes["broker_order_id"] = found.broker_order_id
-                await ledger.update_order(order.client_order_id, ts=ctx.clock.now(), **changes)
-                await ctx.record("reconciliation.order_resolved", {
-                    "client_order_id": order.client_order_id, "from": order.status, "to": found.status,
-                    "reason": found.reason})  # fmt: skip
+                changed[order.client_order_id] = changes
+                resolved.append({"client_order_id": order.client_order_id, "from": order.status, "to": found.status,
+                                 "reason": found.reason})  # fmt: skip
             if (found.status or order.status) in ORDER_OPEN_STATUSES:
                 still_open.append(order.client_order_id)
+        if changed:  # one transaction for every order resolved
+            await ledger.update_orders(changed, ts=ctx.clock.now())
+            for event in resolved:
+                await ctx.record("reconciliation.order_resolved", event)
         return problems, still_open, await self.venues.open_orders()
 
     def _marks(self, view: MarketView | None, at_venues: dict[str, float]) -> dict[str, float]:

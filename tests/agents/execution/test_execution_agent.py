@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from agents.execution import OrderRequest, PaperBroker
+from agents.execution import BrokerAck, BrokerError, OrderRequest, PaperBroker
 from agents.execution._paper import FailureKind, FailurePlan
 from agents.execution._settle import CURSORS_KEY, NAMESPACE
 from agents.types import EXECUTION_REPORT, ExecutionReport, FillReport
@@ -78,12 +79,14 @@ class Spy(PaperBroker):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.seen: list[tuple[str, str, str]] = []
 
-    async def submit(self, order: OrderRequest) -> object:  # type: ignore[override]
+    async def submit_many(self, orders: Sequence[OrderRequest]) -> list[BrokerAck | BrokerError]:
         assert self.ledger is not None
-        row = await self.ledger.order(order.client_order_id)
-        assert row is not None, "sent before it was persisted"
-        self.seen.append((order.client_order_id, row.status, row.venue))
-        return await super().submit(order)
+        rows = [await self.ledger.order(o.client_order_id) for o in orders]  # as the batch arrives
+        answers = await super().submit_many(orders)
+        for order, row in zip(orders[: len(answers)], rows, strict=False):  # those taken, up to the first failure
+            assert row is not None, "sent before it was persisted"
+            self.seen.append((order.client_order_id, row.status, row.venue))
+        return answers
 
 
 def spies(home: Path, a_plan: dict[int, FailureKind], b_plan: dict[int, FailureKind] | None = None) -> tuple[Spy, Spy]:
@@ -248,38 +251,50 @@ async def test_missing_compliance_verdicts_send_nothing_and_alert(tmp_path: Path
 
 
 async def test_a_halt_mid_tick_stops_sending_at_once(tmp_path: Path) -> None:
-    """A kill switch from elsewhere lands while the first order is at the venue: the second is never sent,
-    and the halt's cancel-all waits for the send in flight, then cancels it."""
+    """A kill switch from elsewhere lands while the tick's batch is at the primary venue, which took i1 and refused
+    i2: i2 is not retried on the alternate, i3 (after the refusal, so not in the venue's answer) is never sent,
+    and the halt's cancel-all waits for the sends in flight, then cancels i1."""
     ex = exchange(tmp_path)
 
     class Halting(PaperBroker):
-        async def submit(self, order: OrderRequest) -> object:  # type: ignore[override]
-            ack = await super().submit(order)
+        async def submit_many(self, orders: Sequence[OrderRequest]) -> list[BrokerAck | BrokerError]:
+            answers = await super().submit_many(orders)
             state = rt.bus.subscribe(topics.STATE_RUNTIME)
             trigger = make("kill_switch", KillSwitch(reason="risk breach"), source="risk", env=rt.env)
             await rt.bus.publish(topics.RISK_KILL_SWITCH, trigger)
             await next_state(state, "HALTED")
             await state.close()
-            return ack
+            return answers
 
-    a, b = Halting(ex, "PAPER-A"), PaperBroker(ex, "PAPER-B")
+    a, b = Halting(ex, "PAPER-A", FailurePlan(submit={2: "reject"})), PaperBroker(ex, "PAPER-B")
     feeder = Feeder(DATA)
-    feeder.plan[0] = [intent("i1", "AAA", "buy", 100, 101.0), intent("i2", "BBB", "buy", 5, 201.0, priority=1)]
+    feeder.plan[0] = [
+        intent("i1", "AAA", "buy", 100, 101.0),
+        intent("i2", "BBB", "buy", 5, 201.0, priority=1),
+        intent("i3", "AAA", "sell", 1, 101.0, priority=2),
+    ]
     async with desk(tmp_path, feeder, brokers=(a, b)) as d:
         rt = d.rt
         sub = alerts(rt)
         outcome = await rt.run_once()
         await next_alert(sub, "runtime_kill_switch")  # the halt finished: safe states reached, incident written
         assert outcome.status == "aborted"
-        assert report_of(outcome).submitted == ["AH-test-00000001"]
-        assert "halted" in report_of(outcome).failures["i2"]
-        assert a.failures.submits == 1
-        order = await rt.books.order("AH-test-00000001")
-        assert order is not None
-        assert order.status == "cancelled"
+        report = report_of(outcome)
+        assert report.submitted == ["AH-test-00000001", "AH-test-00000002"]
+        assert "runtime halted before the send" in report.failures["i2"]
+        assert report.failures["i3"] == "cancelled: not sent: trading is halted or paused"
+        assert (a.failures.submits, b.failures.submits) == (2, 0)
+        one, two, three = [await rt.books.order(f"AH-test-{n:08d}") for n in (1, 2, 3)]
+        assert one is not None
+        assert two is not None
+        assert three is not None
+        assert one.status == "cancelled"
+        assert (two.status, two.venue, two.attempts) == ("cancelled", "PAPER-A", 1)
+        assert (three.status, three.attempts) == ("cancelled", 0)
         at_venue = await a.order_status("AH-test-00000001")
         assert at_venue is not None
         assert at_venue.state == "cancelled"
+        assert await a.order_status("AH-test-00000003") is None
         assert rt.state == RuntimeState.HALTED
 
 

@@ -33,7 +33,7 @@ async def test_three_consecutive_failures_halt_and_cancel_every_open_order(tmp_p
         intent("ok", "AAA", "buy", 50, 102.0),  # PAPER-A takes it: working when the halt comes
         intent("x", "BBB", "buy", 10, 202.0, priority=1),  # PAPER-A rejects (1), PAPER-B rejects (2): rejected
         intent("y", "CCC", "buy", 10, 302.0, priority=2),  # PAPER-A rejects (3): halt, no retry
-        intent("z", "CCC", "sell", 1, 302.0, priority=3),  # never created
+        intent("z", "CCC", "sell", 1, 302.0, priority=3),  # persisted with the others, never sent
     ]
     async with desk(tmp_path, feeder, brokers=(a, b)) as d:
         rt, ledger = d.rt, d.rt.books
@@ -61,7 +61,12 @@ async def test_three_consecutive_failures_halt_and_cancel_every_open_order(tmp_p
         assert report is not None
         assert report.submitted == ["AH-test-00000002", "AH-test-00000003", "AH-test-00000004"]
         assert set(report.failures) == {"x", "y", "z"}
-        assert await ledger.order("AH-test-00000005") is None  # "z" was never even persisted
+        z = await ledger.order("AH-test-00000005")  # persisted before any send, then closed unsent
+        assert z is not None
+        assert (z.status, z.attempts, z.reason) == ("cancelled", 0, "not sent: trading is halted or paused")
+        assert await d.a.order_status("AH-test-00000005") is None
+        assert await d.b.order_status("AH-test-00000005") is None
+        assert a.failures.submits == 4  # first, ok, x, y: the venue never saw z
         x, y = await ledger.order("AH-test-00000003"), await ledger.order("AH-test-00000004")
         assert x is not None
         assert y is not None

@@ -134,7 +134,8 @@ async def test_cash_must_match_the_venues_to_the_cent(tmp_path: Path, error: flo
         sub = alerts(d.rt)
         await d.rt.run_once()
         await d.rt.run_once()
-        await d.rt.books.conn.execute("UPDATE account SET cash = cash + ?", (error,))
+        async with d.rt.books.transaction() as db:  # a write the ledger knows of: its books in memory follow
+            await db.execute("UPDATE account SET cash = cash + ?", (error,))
         await d.rt.run_once()
         if halts:
             metrics = await assert_halted_by_reconciliation(d, sub)
