@@ -2,12 +2,13 @@
 
 Each tick: (a) the venues see the new bar (a paper venue fills working orders on it) and every new fill is
 applied to the ledger and published on ``execution.fill``; (b) the intents approved by risk AND compliance
-are sent in priority order. Each order is persisted (status ``new``) before it is sent, under a client order
-id from the ledger's durable counter (``AH-<env>-<number:08d>``), so ids stay unique across restarts. A timeout
-makes the order ``unknown`` (reconciled later, never retried elsewhere: that could double it); a rejection or
-an unreachable venue is retried on the next venue while the price is still within the collar; ``failure_limit``
-consecutive failures pull the kill switch (runbook SOP 5). On a halt, :meth:`ExecutionAgent.safe_state` cancels
-every open order at the venues and in the ledger.
+are sent in priority order. The tick's orders are persisted (status ``new``) in one transaction before any is
+sent, under client order ids from the ledger's durable counter (``AH-<env>-<number:08d>``), so ids stay unique
+across restarts; a venue takes them in batches (stopping at its first refusal, handled before anything later goes
+out) and their answers are written in one transaction. A timeout makes the order ``unknown`` (reconciled later,
+never retried elsewhere: that could double it); a rejection or an unreachable venue is retried on the next venue
+while the price is still within the collar; ``failure_limit`` consecutive failures pull the kill switch (runbook
+SOP 5). On a halt, :meth:`ExecutionAgent.safe_state` cancels every open order at the venues and in the ledger.
 """
 
 from __future__ import annotations
@@ -106,7 +107,11 @@ class ExecutionAgent(Agent):
         self.guard = FailureGuard.from_json(self.settings.failure_limit, saved)
 
     async def stop(self) -> None:
-        await self.venues.stop()
+        try:
+            if self.ctx is not None:
+                await self.settlement.save_cursors(self.ctx)  # a clean restart re-reads nothing
+        finally:
+            await self.venues.stop()
 
     def health(self) -> AgentHealth:
         data = {"venues": self.venues.names, "consecutive_failures": self.guard.consecutive}
@@ -245,6 +250,8 @@ class ExecutionAgent(Agent):
         try:
             async with asyncio.timeout(self.settings.timeout_seconds):
                 answers: list[BrokerAck | BrokerError | str] = list(await broker.submit_many(requests))
+        except (BrokerRejected, BrokerUnavailable) as exc:  # refused as a whole: the first order's refusal
+            return [exc]
         except Exception as exc:
             detail = str(exc) or f"no answer within {self.settings.timeout_seconds:g}s"
             return [detail] * len(requests)

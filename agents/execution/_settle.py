@@ -119,6 +119,13 @@ class Settlement:
             self._cursors = cursors
             return reports
 
+    async def save_cursors(self, ctx: AgentContext) -> None:
+        """Write the cursors kept in memory if the ledger's are behind (at a stop)."""
+        async with self._lock:
+            if self._cursors is not None and self._cursors != self._saved:
+                await ctx.ledger.put_json(NAMESPACE, CURSORS_KEY, self._cursors, ts=ctx.clock.now())
+                self._saved = dict(self._cursors)
+
     async def _apply(self, ledger: Ledger, fills: list[BrokerFill], ctx: AgentContext) -> None:
         documents = {(NAMESPACE, CURSORS_KEY): self._cursors} if self._cursors != self._saved else None
         try:

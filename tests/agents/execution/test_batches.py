@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.execution import BrokerAck, BrokerError, FillBatch, OrderRequest, PaperBroker
+from agents.execution import BrokerAck, BrokerError, BrokerUnavailable, FillBatch, OrderRequest, PaperBroker
 from agents.execution._paper import FailurePlan
 from agents.types import EXECUTION_REPORT, ExecutionReport
 from runtime.state import RuntimeState
@@ -141,3 +141,32 @@ async def test_fills_delivered_twice_in_one_batch_are_applied_once(tmp_path: Pat
         assert {s: p.qty for s, p in books.positions.items()} == {"AAA": 10, "BBB": -5}
         assert books.account.cash == 1_000_000 - 10 * 101.0 + 5 * 201.0
         assert d.rt.state == RuntimeState.RUNNING  # the venues and the ledger agree
+
+
+async def test_a_batch_refused_as_a_whole_is_the_first_orders_refusal(tmp_path: Path) -> None:
+    """A venue that raises for the whole call took nothing: its first order is retried elsewhere, and the rest
+    is sent to it again after that."""
+    ex = exchange(tmp_path)
+
+    class Down(Recording):
+        async def submit_many(self, orders: Sequence[OrderRequest]) -> list[BrokerAck | BrokerError]:
+            await super().submit_many([])  # noted, not taken
+            self.batches[-1] = [(o.client_order_id, "", "", 0) for o in orders]
+            raise BrokerUnavailable(self.venue, "connection refused")
+
+    a, b = Down(ex, "PAPER-A"), Recording(ex, "PAPER-B")
+    feeder = Feeder(DATA)
+    feeder.plan[0] = [intent("i1", "AAA", "buy", 10, 101.0), intent("i2", "BBB", "buy", 5, 201.0, priority=1)]
+    async with desk(tmp_path, feeder, brokers=(a, b)) as d:
+        a.rt_books = b.rt_books = d.rt.books
+        await d.rt.run_once()
+        assert [[c for c, *_ in batch] for batch in a.batches] == [
+            ["AH-test-00000001", "AH-test-00000002"],
+            ["AH-test-00000002"],
+        ]
+        assert b.batches == [[("AH-test-00000001", "new", "PAPER-B", 1)], [("AH-test-00000002", "new", "PAPER-B", 1)]]
+        rows = {o.client_order_id: (o.status, o.venue, o.attempts) for o in await d.rt.books.orders()}
+        assert rows == {"AH-test-00000001": ("acknowledged", "PAPER-B", 2),
+                        "AH-test-00000002": ("acknowledged", "PAPER-B", 2)}  # fmt: skip
+        assert d.execution.guard.consecutive == 0
+        assert d.rt.state == RuntimeState.RUNNING
