@@ -74,14 +74,26 @@ class MarketView:
         self.as_of = as_of
         self.row = data.row_of(as_of)
         self.session = data.dates[self.row] if self.row >= 0 else None
+        self._prices: dict[str, float] | None = None
+
+    def today(self) -> dict[str, float]:
+        """The session's close of every symbol that traded, by symbol (sorted), computed once per view: the dict
+        is shared, read it and never change it (:meth:`prices` gives a copy)."""
+        found = self._prices
+        if found is None:
+            if self.row < 0:
+                found = {}
+            else:
+                closes = self.data.panel["close"][self.row]
+                traded = np.flatnonzero(~np.isnan(closes))
+                found = dict(zip([self.data.symbols[j] for j in traded], closes[traded].tolist(), strict=True))
+            self._prices = found
+        return found
 
     @property
     def symbols(self) -> list[str]:
         """Symbols with a bar on the view's session (tradeable today)."""
-        if self.row < 0:
-            return []
-        closes = self.data.panel["close"][self.row]
-        return [s for s, j in self.data.col.items() if not np.isnan(closes[j])]
+        return list(self.today())
 
     def _check(self, when: date | None) -> None:
         if when is not None and when > self.as_of:
@@ -143,10 +155,7 @@ class MarketView:
         return bar.close if bar else None
 
     def prices(self) -> dict[str, float]:
-        if self.row < 0:
-            return {}
-        closes = self.data.panel["close"][self.row]
-        return {s: float(closes[j]) for s, j in self.data.col.items() if not np.isnan(closes[j])}
+        return dict(self.today())
 
     def adv(self, symbol: str, n: int = 20) -> float:
         """Average daily volume over the last ``n`` sessions (0 if unknown)."""

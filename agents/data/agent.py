@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
+
 from agents.data import MACRO_SERIES, DataProvider, Dataset, DatasetUnavailable, Fundamentals, Headline
 from agents.data._clock import Clock as DataClock
 from agents.data._errors import DataError, PartialFailure, SymbolNotFound
 from agents.data._failover import DataQualityEvent, FailoverProvider
 from agents.data._quality import QualityConfig, check_bars
-from agents.market import MarketData, MarketView
+from agents.market import FIELDS, MarketData, MarketView
 from agents.types import MARKET, MARKET_SNAPSHOT, MarketSnapshot
 from runtime import topics
 from runtime.agent import Agent, AgentHealth, Stage, Tick
@@ -181,7 +183,7 @@ class DataAgent(Agent):
         """The data quality checks on each symbol's bar of this session against its previous bar (SOP 2):
         a failing symbol's bars are quarantined for the session and its technical signal avoided."""
         self._flagged = {}
-        for symbol in view.symbols:
+        for symbol in _suspects(view, self.quality):
             bars = view.bars(symbol, 2)
             report = check_bars(symbol, bars, config=self.quality)
             if report.ok:
@@ -235,12 +237,52 @@ class DataAgent(Agent):
 
 
 def _volumes(view: MarketView) -> dict[str, float]:
-    out = {}
-    for symbol in view.symbols:
-        bar = view.last(symbol)
-        if bar is not None:
-            out[symbol] = bar.volume
-    return out
+    if view.row < 0:
+        return {}
+    volumes = view.data.panel["volume"][view.row]
+    col = view.data.col
+    return {s: float(volumes[col[s]]) for s in view.today()}
+
+
+_LOOKBACK = 6  # rows MarketView.bars(symbol, 2) searches for the previous bar
+
+
+def _suspects(view: MarketView, cfg: QualityConfig) -> list[str]:
+    """The symbols of the session whose bar might fail a check against the previous one; the others certainly
+    pass :func:`check_bars` on ``view.bars(symbol, 2)``, so only the suspects go through it.
+
+    One pass of numpy over the panel's last rows, with tests at least as strict as the checks': every field
+    finite, prices positive, high and low bracketing the bar without the checks' tolerance, at most
+    ``max_gap_business_days`` *calendar* days missing (business days missing are never more), and the one-day
+    log return within ``max_abs_log_return`` (computed as the check does).
+    """
+    symbols = list(view.today())
+    if cfg.mad_window < 1 or not symbols:  # the robust-scale test could run on two bars: check everything
+        return symbols
+    data, r = view.data, view.row
+    cols = np.fromiter((data.col[s] for s in symbols), dtype=np.int64, count=len(symbols))
+    start = max(0, r + 1 - _LOOKBACK)
+    p = {f: data.panel[f][start : r + 1][:, cols] for f in FIELDS}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        o, h, lo, c, v = p["open"], p["high"], p["low"], p["close"], p["volume"]
+        sound = (
+            np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v) & (v >= 0)
+            & (np.minimum(np.minimum(o, h), np.minimum(lo, c)) > 0)
+            & (h >= np.maximum(np.maximum(o, c), lo)) & (lo <= np.minimum(o, c))
+        )  # fmt: skip
+        last = c.shape[0] - 1
+        ok = sound[last]
+        if last > 0:
+            earlier = ~np.isnan(c[:last])
+            has_prev = earlier.any(axis=0)
+            prev = np.where(has_prev, last - 1 - np.argmax(earlier[::-1], axis=0), last)  # its last earlier bar
+            k = np.arange(len(symbols))
+            ordinals = np.array([d.toordinal() for d in data.dates[start : r + 1]], dtype=np.int64)
+            gap_ok = ordinals[last] - ordinals[prev] - 1 <= cfg.max_gap_business_days
+            ret = np.abs(np.log(c[last]) - np.log(c[prev, k]))
+            ret_ok = ret < cfg.max_abs_log_return - 1e-12  # a margin for a last-bit difference of np.log's loops
+            ok = ok & (~has_prev | (sound[prev, k] & gap_ok & ret_ok))
+    return [symbols[i] for i in np.flatnonzero(~ok)]
 
 
 class _RuntimeClock:
