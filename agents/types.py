@@ -3,8 +3,9 @@ and the typed object later stages read from the tick (``tick.get(KEY, Type)``).
 
 data -> ``market`` (an :class:`agents.market.MarketView`, in-process only) and ``market.snapshot``
 director -> :class:`Directive`            (``director.directive``)
-council plug-ins -> :class:`Proposal`     (``strategy.proposal.<plugin>``); the tick holds ``list[Proposal]``
-                                           under ``PROPOSALS`` (``tick.outputs.setdefault(PROPOSALS, [])``)
+council plug-ins -> :class:`Proposals`    (``strategy.proposal.<plugin>``: one batch a plug-in a tick, or one
+                                           :class:`Proposal` a message with ``QUANT_PUBLISH=each``); the tick
+                                           holds ``list[Proposal]`` under ``PROPOSALS``
 council -> :class:`TradePack`             (``quant.proposal``)
 risk -> :class:`Verdicts`                 (``risk.approval``)
 compliance -> :class:`Verdicts`           (``compliance.approval``)

@@ -483,10 +483,14 @@ class Ledger:
 
     # -- small persistent documents (tracker weights, agent state) -------------------------------------
     async def put_json(self, namespace: str, key: str, value: Any, *, ts: datetime) -> None:
+        await self.put_json_text(namespace, key, json.dumps(value, sort_keys=True), ts=ts)
+
+    async def put_json_text(self, namespace: str, key: str, text: str, *, ts: datetime) -> None:
+        """:meth:`put_json` of a document its owner encoded (a big one written every tick, with a faster encoder)."""
         async with self.transaction() as db:
             await db.execute(
                 "INSERT OR REPLACE INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)",
-                (namespace, key, json.dumps(value, sort_keys=True), rows.ts(ts)),
+                (namespace, key, text, rows.ts(ts)),
             )
 
     async def get_json(self, namespace: str, key: str) -> Any:

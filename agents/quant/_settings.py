@@ -18,10 +18,11 @@ class QuantSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QUANT_", env_file=".env", extra="ignore")
 
     publish: PublishMode = Field(
-        default="each",
+        default="batch",
         description=(
-            "How plug-ins publish proposals: 'each' = one 'strategy.proposal' message per proposal (the runbook's "
-            "contract), 'batch' = one 'strategy.proposals' message per plug-in per tick (backtests), 'off' = none"
+            "How plug-ins publish proposals on strategy.proposal.<plugin>: 'batch' = one 'strategy.proposals' message "
+            "per plug-in per tick (all its proposals), 'each' = one 'strategy.proposal' message per proposal, "
+            "'off' = none"
         ),
     )
 

@@ -88,10 +88,10 @@ async def test_each_builtin_fires_on_the_demo_market_and_publishes_on_its_topic(
     for day in (date(2018, 3, 1), date(2019, 6, 14)):
         proposals, messages, _ = await run_plugin(agent, demo_data.view(day), ledger, bus)
         fired += [p for p in proposals if p.score != 0 and p.confidence > 0]
-        assert [m.topic for m in messages] == [f"strategy/proposal/{name}"] * len(proposals)
-        assert {m.envelope.type for m in messages} == {PROPOSAL_TYPE}
-        assert [Proposal.model_validate(m.envelope.payload) for m in messages] == proposals
-        assert all(m.envelope.tick_id == "t1" for m in messages)
+        assert [m.topic for m in messages] == [f"strategy/proposal/{name}"]  # one batch a tick
+        assert messages[0].envelope.type == BATCH_TYPE
+        assert Proposals.model_validate(messages[0].envelope.payload).items == proposals
+        assert messages[0].envelope.tick_id == "t1"
     assert fired, f"{name} never fired on the demo market"
     assert agent.health().ok
 
@@ -106,15 +106,25 @@ async def test_each_builtin_fires_on_a_crafted_scenario(name: str, ledger: Ledge
     by = {p.symbol: p.score for p in proposals}
     if name != "macro":  # macro sees one economy: both are Technology and go the same way
         assert by["UP"] > 0 > by["DOWN"], name
-    assert len(messages) == 2
-
-
-async def test_batch_mode_publishes_one_message_per_tick(demo_data: MarketData, ledger: Ledger, bus: MemoryBus) -> None:
-    agent = PluginAgent(BUILTINS["technical"](QuantSettings()), publish="batch")
-    proposals, messages, _ = await run_plugin(agent, demo_data.view(date(2019, 6, 14)), ledger, bus)
     assert len(messages) == 1
-    assert messages[0].envelope.type == BATCH_TYPE
-    assert Proposals.model_validate(messages[0].envelope.payload).items == proposals
+
+
+async def test_each_mode_publishes_one_message_per_proposal(demo_data: MarketData, ledger: Ledger, bus: MemoryBus) -> None:
+    agent = PluginAgent(BUILTINS["technical"](QuantSettings()), publish="each")
+    proposals, messages, _ = await run_plugin(agent, demo_data.view(date(2019, 6, 14)), ledger, bus)
+    assert len(messages) == len(proposals) > 1
+    assert {m.envelope.type for m in messages} == {PROPOSAL_TYPE}
+    assert [Proposal.model_validate(m.envelope.payload) for m in messages] == proposals
+    assert all(m.envelope.tick_id == "t1" for m in messages)
+
+
+async def test_nothing_to_propose_publishes_no_empty_batch(ledger: Ledger, bus: MemoryBus) -> None:
+    agent = PluginAgent(BUILTINS["technical"](QuantSettings()))
+    view = crafted().view(END)
+    directive = Directive(as_of=END, universe=[], gross_target=1.0, max_names=0)
+    proposals, messages, _ = await run_plugin(agent, view, ledger, bus, directive)
+    assert proposals == []
+    assert messages == []
 
 
 async def test_off_mode_publishes_nothing_but_still_feeds_the_tick(
