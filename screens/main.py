@@ -9,7 +9,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from runtime.clock import Clock
 from screens.messages import BusMessage
@@ -23,6 +23,7 @@ from screens.views.commands import CommandLogView
 from screens.views.incidents import IncidentsView
 from screens.views.overview import OverviewView
 from screens.views.portfolio import PortfolioView
+from screens.widgets.footer import Footer
 from screens.widgets.status import Banner, NavBar, StatusBar
 
 VIEWS: tuple[type[View], ...] = (

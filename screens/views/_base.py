@@ -7,7 +7,7 @@ the app: no widget ever talks to the bus.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.style import Style
@@ -43,6 +43,9 @@ class Newest(Sequence[T], Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def __iter__(self) -> Iterator[T]:
+        return reversed(self.items)  # the list's own reverse iterator: a filter scans it at C speed
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
@@ -163,8 +166,6 @@ class TableView(View):
         return ""
 
     # behaviour --------------------------------------------------------------------------------------
-    BIG = 5000  # rows above which filtering waits for a pause in the typing
-
     def visible_rows(self, narrow: bool = False) -> Sequence[Any]:
         """The rows the needle keeps. ``narrow``: the needle only grew since the last call and the data did
         not change, so filtering what the shorter needle kept is enough (typing over 100,000 rows)."""
@@ -177,7 +178,10 @@ class TableView(View):
         same_data = len(rows) == seen  # big tables only grow: the same length is the same data
         pool = found if narrow and same_data and before and self.needle.startswith(before) else rows
         haystack = self.haystack
-        kept = [row for row in pool if all(w in haystack(row) for w in words)]
+        first, *more = words  # a pass per word: an all() generator per row costs four times the matching
+        kept = [row for row in pool if first in haystack(row)]
+        for word in more:
+            kept = [row for row in kept if word in haystack(row)]
         self._filtered = (self.needle, kept, len(rows))
         return kept
 
@@ -208,10 +212,7 @@ class TableView(View):
         needle = event.value.strip()
         self._narrow = needle.startswith(self.needle)
         self.needle = needle
-        if len(self.rows()) > self.BIG:
-            self.sync_soon()
-        else:
-            self.sync()
+        self.sync()  # at once, every key: a scan of 100,000 rows costs a few tens of milliseconds
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:

@@ -57,15 +57,14 @@ class AlertsView(TableView):
 
     def render_row(self, row: Any) -> Sequence[Cell]:
         assert isinstance(row, AlertRow)
-        a = row.alert
-        sev = Text(f"{SEVERITY_GLYPHS[a.severity]} {SEVERITY_WORDS[a.severity]}", style=self._styles[a.severity])
+        sev = Text(f"{SEVERITY_GLYPHS[row.severity]} {SEVERITY_WORDS[row.severity]}", style=self._styles[row.severity])
         if row.acked_by:
             ack = f"✓ {row.acked_by}"
-        elif a.needs_ack:
+        elif row.needs_ack:
             ack = "☐ TO ACK"
         else:
             ack = "·"
-        return (sev, short_stamp(a.ts), a.action, ack, shorten(a.message, 300))
+        return (sev, short_stamp(row.ts), row.action, ack, shorten(row.message, 300))
 
     def note(self) -> str:
         waiting = self.store.waiting_alerts()

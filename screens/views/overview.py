@@ -199,9 +199,8 @@ class OverviewView(View):
             widget.update("no alert since the cockpit connected", layout=False)
             return
         lines = []
-        for row in rows:
-            a = row.alert
-            ack = f" ✓ acked {row.acked_by}" if row.acked_by else (" ☐ NEEDS ACK" if a.needs_ack else "")
+        for a in rows:
+            ack = f" ✓ acked {a.acked_by}" if a.acked_by else (" ☐ NEEDS ACK" if a.needs_ack else "")
             lines.append(
                 f"{SEVERITY_GLYPHS[a.severity]} {SEVERITY_WORDS[a.severity]:<5} {clock_time(a.ts)} "
                 f"{a.action}{ack} {shorten(a.message, 160)}"

@@ -3,7 +3,7 @@ the virtual table's column layout. Each rule fires, and its mirror case does not
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -388,3 +388,17 @@ def test_an_acknowledgement_in_the_audit_stream_marks_the_alert() -> None:
     assert row is not None
     assert row.acked_by == "carol"
     assert s.waiting_alerts() == 0
+
+
+def test_an_alert_row_is_one_flat_object_in_utc() -> None:
+    """100,000 alerts: one object each for the garbage collector to walk, no pydantic model, no tzinfo each."""
+    s = store()
+    cet = timezone(timedelta(hours=1))
+    row = s.add_alert(
+        Alert(id="a1", action="x", severity="error", message="M", source="s", ts=T.astimezone(cet), needs_ack=True)
+    )
+    assert not hasattr(row, "__dict__")
+    assert row.ts == T
+    assert row.ts.tzinfo is UTC
+    assert (row.id, row.severity, row.needs_ack, row.waiting) == ("a1", "error", True, True)
+    assert row.haystack() == "error x s m needs-ack"
