@@ -219,7 +219,7 @@ def start(core: CoreSettings, **kwargs: Any) -> None:
 @click.option("--keys-markdown", is_flag=True, help="Print the key table (from the bindings) as Markdown")
 @cockpit_options
 def main(home: Path | None, bus_url: str | None, env_name: str | None, keys_markdown: bool, **kwargs: Any) -> None:
-    """The AgentHedge cockpit (same as ``agenthedge cockpit``, with a lighter start)."""
+    """The AgentHedge cockpit (same as ``agenthedge cockpit``)."""
     if keys_markdown:
         click.echo(markdown(key_rows(Cockpit.binding_scopes())), nl=False)
         return
