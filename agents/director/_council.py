@@ -107,8 +107,9 @@ class StrategyCouncilAgent(Agent):
         if not w.symbols:
             return {}
         vol = daily_vol(w.values, n, floor=self.settings.vol_floor)
-        ok = w.has(max(n // 2, 5) + 1)  # too short a history has no volatility worth sizing on
-        return {s: float(v) for s, v, good in zip(w.symbols, vol, ok, strict=True) if bool(good) and np.isfinite(v)}
+        ok = w.has(max(n // 2, 5) + 1) & np.isfinite(vol)  # too short a history has no volatility worth sizing on
+        keep = np.flatnonzero(ok)
+        return dict(zip([w.symbols[i] for i in keep], vol[keep].tolist(), strict=True))
 
     def health(self) -> AgentHealth:
         pack = self.last
