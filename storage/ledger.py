@@ -521,6 +521,7 @@ class Ledger:
         row = await self._one("PRAGMA quick_check")
         return str(row[0]) if row else "no answer"
 
+
 _decision_json = json.JSONEncoder(sort_keys=True, default=str).encode
 
 

@@ -109,7 +109,9 @@ async def test_each_builtin_fires_on_a_crafted_scenario(name: str, ledger: Ledge
     assert len(messages) == 1
 
 
-async def test_each_mode_publishes_one_message_per_proposal(demo_data: MarketData, ledger: Ledger, bus: MemoryBus) -> None:
+async def test_each_mode_publishes_one_message_per_proposal(
+    demo_data: MarketData, ledger: Ledger, bus: MemoryBus
+) -> None:
     agent = PluginAgent(BUILTINS["technical"](QuantSettings()), publish="each")
     proposals, messages, _ = await run_plugin(agent, demo_data.view(date(2019, 6, 14)), ledger, bus)
     assert len(messages) == len(proposals) > 1
