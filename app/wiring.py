@@ -144,7 +144,7 @@ def trading_agents(
         *council,
         build_risk_agent(config.risk),
         build_compliance_agent(config.compliance),
-        *build_execution_agents(config.execution, home, capital=capital),
+        *build_execution_agents(config.execution, home, capital=capital, durable=config.runtime.durable),
         TraceAgent(),
     ]
 

@@ -17,9 +17,12 @@ from runtime.agent import Agent
 PAPER_FILE = "paper_broker.sqlite"
 
 
-def paper_venues(settings: ExecutionSettings, home: Path) -> list[PaperBroker]:
-    """The configured venues as paper venues sharing ``<home>/paper_broker.sqlite``."""
-    exchange = PaperExchange(home / PAPER_FILE, settings.model_for_fills(), ttl_bars=settings.order_ttl_bars)
+def paper_venues(settings: ExecutionSettings, home: Path, *, durable: bool = True) -> list[PaperBroker]:
+    """The configured venues as paper venues sharing ``<home>/paper_broker.sqlite`` (``durable=False``: a throwaway
+    home's, see :class:`agents.execution._paper_store.PaperStore`)."""
+    exchange = PaperExchange(
+        home / PAPER_FILE, settings.model_for_fills(), ttl_bars=settings.order_ttl_bars, durable=durable
+    )
     return [exchange.venue(name) for name in settings.venues]
 
 
@@ -29,12 +32,13 @@ def build_execution_agents(
     *,
     capital: float | None = None,
     brokers: Sequence[Broker] | None = None,
+    durable: bool = True,
 ) -> list[Agent]:
     """The execution and reconciliation agents over the same venues (paper ones unless ``brokers`` is given).
 
     ``capital`` overrides ``settings.initial_capital`` (the ledger is funded once, on first start).
     """
-    venues = Venues(list(brokers) if brokers is not None else paper_venues(settings, home))
+    venues = Venues(list(brokers) if brokers is not None else paper_venues(settings, home, durable=durable))
     settlement = Settlement(venues)
     execution = ExecutionAgent(settings, venues, settlement, capital=capital)
     # the registry orders agents by stage: settlement runs in the data stage, first of the three

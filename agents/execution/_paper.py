@@ -78,6 +78,7 @@ class PaperExchange:
         *,
         ttl_bars: int = 0,
         clock: Callable[[], datetime] | None = None,
+        durable: bool = True,
     ) -> None:
         if ttl_bars < 0:
             raise ValueError("ttl_bars cannot be negative")
@@ -85,7 +86,7 @@ class PaperExchange:
         self.model = model
         self.ttl_bars = ttl_bars
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.store = PaperStore(path)
+        self.store = PaperStore(path, durable=durable)
         self._users = 0
 
     def venue(self, name: str, failures: FailurePlan | None = None) -> PaperBroker:

@@ -156,16 +156,24 @@ class PaperStore:
     A whole transaction runs in one hop to the store's own thread (not one hop a statement): the loop never waits
     on the disk, and a tick's orders or a bar's fills cost one hop and one commit. Durability is decided in
     docs/decisions.md: WAL with ``synchronous=NORMAL``, which loses nothing when the process dies.
+
+    ``durable=False`` (throwaway homes: backtests, test replays, as ``RUNTIME_DURABLE``) opens it
+    ``synchronous=OFF`` and runs every transaction inline on the caller's thread: with nothing waiting on the
+    disk, the hop to the worker thread would cost more than the transaction.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = path
+        self.durable = durable
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self._conn is not None:
+            return
+        if not self.durable:
+            self._conn = self._open()
             return
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paper-store")
         try:
@@ -180,7 +188,7 @@ class PaperStore:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             conn.row_factory = sqlite3.Row
-            for pragma in (*PRAGMAS, SYNCHRONOUS):
+            for pragma in (*PRAGMAS, SYNCHRONOUS if self.durable else "PRAGMA synchronous=OFF"):
                 conn.execute(pragma)
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
@@ -198,6 +206,9 @@ class PaperStore:
     async def close(self) -> None:
         conn, thread = self._conn, self._thread
         self._conn = self._thread = None
+        if conn is not None and thread is None:  # inline (not durable)
+            async with self._lock:
+                conn.close()
         if conn is not None and thread is not None:
             async with self._lock:
                 await asyncio.get_running_loop().run_in_executor(thread, conn.close)
@@ -210,8 +221,11 @@ class PaperStore:
         to the end, and the next job queues behind it.
         """
         conn, thread = self._conn, self._thread
-        if conn is None or thread is None:
+        if conn is None or (thread is None and self.durable):
             raise RuntimeError(f"the paper venue store {self.path} is not open")
+        if thread is None:  # not durable: inline
+            async with self._lock:
+                return (_in_transaction if write else _plain)(conn, job)
         async with self._lock:
             return await asyncio.get_running_loop().run_in_executor(thread, _in_transaction if write else _plain,
                                                                     conn, job)  # fmt: skip
