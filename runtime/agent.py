@@ -8,6 +8,7 @@ an :class:`AgentRegistry`. The runtime calls ``start``, ``on_tick`` (in stage or
 from __future__ import annotations
 
 import abc
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,6 +117,7 @@ class AgentRegistry:
 
     def __init__(self, agents: list[Agent] | None = None) -> None:
         self._agents: dict[str, Agent] = {}
+        self._plan: list[tuple[Stage, list[list[Agent]]]] | None = None
         for agent in agents or []:
             self.register(agent)
 
@@ -125,12 +127,24 @@ class AgentRegistry:
         if agent.name in self._agents:
             raise ValueError(f"an agent named {agent.name!r} is already registered")
         self._agents[agent.name] = agent
+        self._plan = None
 
     def get(self, name: str) -> Agent | None:
         return self._agents.get(name)
 
     def by_stage(self, stage: Stage) -> list[Agent]:
         return sorted((a for a in self._agents.values() if a.stage == stage), key=lambda a: a.order)
+
+    def plan(self) -> list[tuple[Stage, list[list[Agent]]]]:
+        """The pipeline as it runs: each stage with agents, in order, its agents in groups of equal ``order``
+        (a group runs concurrently). Computed once per registration, not every tick."""
+        if self._plan is None:
+            self._plan = [
+                (stage, [list(group) for _, group in itertools.groupby(agents, key=lambda a: a.order)])
+                for stage in STAGE_ORDER
+                if (agents := self.by_stage(stage))
+            ]
+        return self._plan
 
     def __iter__(self) -> Iterator[Agent]:
         order = {s: i for i, s in enumerate(STAGE_ORDER)}

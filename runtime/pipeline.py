@@ -9,14 +9,13 @@ also stops the tick before its next stage.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from runtime.agent import STAGE_ORDER, Agent, AgentRegistry, Stage, Tick
+from runtime.agent import Agent, AgentRegistry, Stage, Tick
 from runtime.metrics import RuntimeMetrics
 from runtime.state import RuntimeState
 
@@ -48,21 +47,23 @@ async def run_pipeline(
     deadline: float,
     state: Callable[[], RuntimeState],
     metrics: RuntimeMetrics,
+    deliveries: Callable[[], bool] = lambda: True,
 ) -> TickOutcome:
+    """Run ``tick`` through the stages. Before each stage the loop gets a turn when ``deliveries()`` says a
+    message may be waiting for it (``Bus.may_hold_deliveries``), so a halt or pause already delivered lands
+    before the stage can act."""
     started = time.perf_counter()
     outcome = TickOutcome(tick, "completed")
-    for stage in STAGE_ORDER:
-        agents = registry.by_stage(stage)
-        if not agents:
-            continue
-        await asyncio.sleep(0)  # a halt or pause already delivered lands now, before this stage can act
+    for stage, groups in registry.plan():
+        if deliveries():
+            await asyncio.sleep(0)
         current = state()
         if not current.trades:
             outcome.status, outcome.reason = "aborted", f"runtime became {current} before the {stage} stage"
             break
         stage_started = time.perf_counter()
         try:
-            await _run_stage(stage, agents, tick, deadline, metrics)
+            await _run_stage(stage, groups, tick, deadline, metrics)
         except StageFailed as exc:
             outcome.status, outcome.reason, outcome.failed_agent = "aborted", exc.reason, exc.agent
             metrics.errors.labels(component=exc.agent or stage.value).inc()
@@ -74,12 +75,13 @@ async def run_pipeline(
     return outcome
 
 
-async def _run_stage(stage: Stage, agents: list[Agent], tick: Tick, deadline: float, metrics: RuntimeMetrics) -> None:
-    """Run a stage's agents, in groups of equal ``order``; the deadline covers the whole stage."""
+async def _run_stage(
+    stage: Stage, groups: list[list[Agent]], tick: Tick, deadline: float, metrics: RuntimeMetrics
+) -> None:
+    """Run a stage's groups of agents (equal ``order``) one after the other; the deadline covers the whole stage."""
     try:
         async with asyncio.timeout(deadline):
-            for _, same_order in itertools.groupby(agents, key=lambda a: a.order):
-                batch = list(same_order)
+            for batch in groups:
                 if len(batch) == 1:  # no task to spawn for a lone agent (the common case, and the hot path)
                     await _run_agent(batch[0], tick, metrics)
                     continue
@@ -87,7 +89,7 @@ async def _run_stage(stage: Stage, agents: list[Agent], tick: Tick, deadline: fl
                     for agent in batch:
                         group.create_task(_run_agent(agent, tick, metrics), name=f"{tick.id}:{agent.name}")
     except TimeoutError:
-        slow = [a.name for a in agents if a.last_tick_id != tick.id]
+        slow = [a.name for batch in groups for a in batch if a.last_tick_id != tick.id]
         raise StageFailed(
             stage, slow[0] if slow else None, f"{stage} stage missed its {deadline:g}s deadline ({', '.join(slow)})"
         ) from None

@@ -371,6 +371,7 @@ class Runtime:
                     deadline=self.settings.stage_deadline,
                     state=lambda: self.state,
                     metrics=self.metrics,
+                    deliveries=self.bus.may_hold_deliveries,
                 )
                 self.metrics.tick_duration.observe(outcome.duration_ms / 1000)
             self.metrics.ticks.labels(status=outcome.status).inc()

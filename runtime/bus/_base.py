@@ -203,6 +203,11 @@ class Bus(abc.ABC):
     async def publish(self, topic: str, message: Envelope, *, retain: bool = False, qos: int = 1) -> None:
         """Send ``message`` on the relative ``topic``."""
 
+    def may_hold_deliveries(self) -> bool:
+        """Could a message for this client be waiting for the event loop to run (a halt, a pause)? Over a network
+        it may sit in the socket until the loop polls, so yes; the in-process bus knows (see MemoryBus)."""
+        return True
+
     def wants(self, topic: str) -> bool:
         """Could a message published now on ``topic`` (not retained) reach anyone? Publishers of observational
         messages skip building those nobody would receive. Over a network broker the answer is always yes:

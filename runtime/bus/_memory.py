@@ -112,6 +112,10 @@ class MemoryBus(Bus):
         self.stats.published += 1
         self.broker.deliver(self.env, topic, message, retain)
 
+    def may_hold_deliveries(self) -> bool:
+        """In-process deliveries are queued at publish time: only a backlog (received, not yet handled) waits."""
+        return self.stats.depth > 0
+
     def wants(self, topic: str) -> bool:
         """Only when an in-process client subscribes to ``topic`` (or it is a reply)."""
         return topic.startswith("reply/") or bool(self.broker.route(self.env, topic))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from runtime.bus import MemoryBroker, MemoryBus
+from runtime.messages import make
+from runtime.payloads import KillSwitch
 
 
 async def test_wants_follows_the_subscriptions_of_the_same_environment() -> None:
@@ -25,3 +27,22 @@ async def test_wants_follows_the_subscriptions_of_the_same_environment() -> None
         for bus in (publisher, observer, elsewhere):
             await bus.close()
         MemoryBroker.reset("wants")
+
+
+async def test_a_client_holds_deliveries_only_while_its_backlog_is_not_handled() -> None:
+    MemoryBroker.reset("backlog")
+    sender, runtime = MemoryBus("memory://backlog", "paper"), MemoryBus("memory://backlog", "paper")
+    for bus in (sender, runtime):
+        await bus.start()
+    try:
+        sub = runtime.subscribe("risk/kill_switch")
+        assert not runtime.may_hold_deliveries()
+        await sender.publish("risk/kill_switch", make("kill_switch", KillSwitch(reason="test"), source="test"))
+        assert runtime.may_hold_deliveries()  # the pipeline yields to the loop before its next stage
+        await sub.get(timeout=1)
+        await sub.close()  # asking for the next one (or closing) marks the delivery handled
+        assert not runtime.may_hold_deliveries()
+    finally:
+        for bus in (sender, runtime):
+            await bus.close()
+        MemoryBroker.reset("backlog")
