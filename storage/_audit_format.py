@@ -160,8 +160,26 @@ def encode_record(body: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
         raise ValueError(f"audit data is not plain JSON: {exc}") from None
     record: dict[str, Any] = json.loads(text)
     record.pop("hash", None)
-    record["hash"] = record_hash(record)
-    return record, (canonical_json(record) + "\n").encode("utf-8")
+    canonical = canonical_json(record)
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    record["hash"] = digest
+    if "prev" in record and record.keys() <= _SPLICE_FIELDS:
+        line = _with_hash(canonical, digest)
+    else:  # a body with other fields (tools, tests): serialise again rather than reason about its text
+        line = canonical_json(record)
+    return record, (line + "\n").encode("utf-8")
+
+
+# The fields of a record as AuditLog writes it: those sorted after "prev" (run_id, seq, tick_id, ts) hold a string,
+# a number or null, never an object, so the last ',"prev":' of the canonical text is the top-level key.
+_SPLICE_FIELDS = frozenset((*REQUIRED_FIELDS, "tick_id"))
+
+
+def _with_hash(canonical: str, digest: str) -> str:
+    """The canonical text of the record with ``hash`` added (keys sorted: right before ``prev``), spliced in
+    rather than serialised a second time."""
+    at = canonical.rfind(',"prev":')
+    return f'{canonical[:at]},"hash":"{digest}"{canonical[at:]}'
 
 
 def _reject_constant(name: str) -> Any:
