@@ -47,12 +47,21 @@ class RiskAgent(Agent):
         self.latches = Latches()
         self.throttle = OrderThrottle(self.settings.throttle_window_seconds)
         self.constraints = RiskConstraints()
-        self.snapshot: dict[str, Any] = {}
+        self._snapshot: dict[str, Any] | None = {}
+        self._snapshot_of: tuple[MonitorReport, PretradeResult, list[Usage], float, list[str]] | None = None
 
     async def start(self, ctx: AgentContext) -> None:
         await super().start(ctx)
         self.latches = await Latches.load(ctx.ledger)
         await self.throttle.seed(ctx.ledger, ctx.clock.now(), self.settings.max_orders_per_window)
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        """The last tick's risk figures (built when first read: most ticks nobody asks)."""
+        if self._snapshot is None:
+            assert self._snapshot_of is not None
+            self._snapshot = _snapshot(*self._snapshot_of)
+        return self._snapshot
 
     def health(self) -> AgentHealth:
         return AgentHealth(True, data={"limits": self.settings.limits_summary(), "risk": self.snapshot})
@@ -91,14 +100,18 @@ class RiskAgent(Agent):
         found = usages(result, report, s, gross_cap, floor=0.5)
         await self._limit_alerts(found, session, tick)
         await self.latches.save(ctx.ledger, tick.ts)
-        self.snapshot = _snapshot(report, result, found, gross_cap, stopped)
+        self._snapshot, self._snapshot_of = None, (report, result, found, gross_cap, stopped)
 
     # -- breakers ----------------------------------------------------------------------------------------------
     async def _breakers(self, report: MonitorReport, tick: Tick) -> str | None:
         """Fire the loss breakers once per session; returns why every intent of this tick must be rejected."""
         ctx, s, latches = self.context, self.settings, self.latches
+        kill = report.daily_kill and latches.daily_kill != report.session
+        pause = report.daily_pause and latches.daily_pause != report.session
+        if not (kill or pause or report.drawdown_breach or latches.drawdown_since is not None):
+            return None  # the usual tick: no breaker to fire or release
         metrics: dict[str, Any] = {**report.metrics(), "tick_id": tick.id}
-        if report.daily_kill and latches.daily_kill != report.session:
+        if kill:
             reason = (
                 f"daily loss {report.daily_return:+.2%} vs the {report.prev_session or 'opening'} close "
                 f"{report.prev_close:,.2f} reached the kill level -{s.daily_loss_kill:.2%}"
@@ -109,7 +122,7 @@ class RiskAgent(Agent):
             await ctx.kill_switch(topics.RISK_KILL_SWITCH, reason, metrics)
             await ctx.record("risk.breaker", {"breaker": "daily_loss_kill", "reason": reason, **metrics}, tick.id)
             return f"daily_loss_kill: {reason}"
-        if report.daily_pause and latches.daily_pause != report.session:
+        if pause:
             reason = (
                 f"daily loss {report.daily_return:+.2%} vs the {report.prev_session or 'opening'} close "
                 f"{report.prev_close:,.2f} reached the pause level -{s.daily_loss_pause:.2%}"

@@ -41,11 +41,15 @@ class Exposure:
 
     @property
     def nav(self) -> float:
-        return self.cash + float(self.values.sum())
+        return self.nav_of(self.values)
 
     @property
     def gross(self) -> float:
-        return float(np.abs(self.values).sum())
+        return gross_of(self.values)
+
+    def nav_of(self, values: F64) -> float:
+        """NAV given ``values`` (this book's :attr:`values`, computed once by a caller that needs several totals)."""
+        return self.cash + float(values.sum())
 
     def value(self, symbol: str) -> float:
         """The marked value of ``symbol``'s position (0 for a symbol the book does not hold)."""
@@ -54,9 +58,11 @@ class Exposure:
             return 0.0
         return float(self.qty[j] * self.price[j]) if not math.isnan(self.price[j]) else 0.0
 
-    def sector_gross(self) -> dict[str, float]:
+    def sector_gross(self, values: F64 | None = None) -> dict[str, float]:
+        """Gross value per sector (``values``: this book's :attr:`values` when the caller already has them)."""
         totals: dict[str, float] = {}
-        for sector, value in zip(self.sectors, np.abs(self.values).tolist(), strict=True):
+        found = self.values if values is None else values
+        for sector, value in zip(self.sectors, np.abs(found).tolist(), strict=True):
             totals[sector] = totals.get(sector, 0.0) + value
         return totals
 
@@ -71,6 +77,11 @@ class Exposure:
             self.cash,
             self.priced_today,
         )
+
+
+def gross_of(values: F64) -> float:
+    """Gross exposure of position ``values``."""
+    return float(np.abs(values).sum())
 
 
 def mark(books: Books, view: MarketView | None, settings: RiskSettings, extra: Iterable[str] = ()) -> Exposure:

@@ -13,14 +13,14 @@ over-limit position is always allowed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from agents.market import MarketView
-from agents.risk._book import F64, Exposure, mark
+from agents.risk._book import F64, Exposure, gross_of, mark
 from agents.risk._measures import StressTable, VarModel, VarTracker
-from agents.risk._settings import RiskSettings
+from agents.risk._settings import RiskSettings, StressScenario
 from agents.types import OrderIntent, Verdict, Verdicts
 from storage.records import Books
 
@@ -127,6 +127,25 @@ def check_intents(
     )
 
 
+_STRESS_TABLES: dict[tuple[int, tuple[str, ...], tuple[str, ...]], tuple[object, StressTable]] = {}
+
+
+def _stress_table(scenarios: Mapping[str, StressScenario], symbols: list[str], sectors: list[str]) -> StressTable:
+    """:meth:`StressTable.build`, remembered: the book's symbols and sectors rarely change from one tick to the
+    next, and building the matrix calls ``shock`` once per scenario and symbol. The entry keeps its scenarios
+    alive, so their ``id`` cannot be reused while it is cached (settings are not changed in place)."""
+    key = (id(scenarios), tuple(symbols), tuple(sectors))
+    found = _STRESS_TABLES.get(key)
+    if found is not None and found[0] is scenarios:
+        return found[1]
+    table = StressTable.build(scenarios, symbols, sectors)
+    table.shocks.flags.writeable = False  # shared between ticks: nobody may change it
+    if len(_STRESS_TABLES) >= 256:
+        _STRESS_TABLES.clear()
+    _STRESS_TABLES[key] = (scenarios, table)
+    return table
+
+
 def floor_lot(qty: float, lot: float) -> float:
     return math.floor(qty / lot + _TOL) * lot
 
@@ -141,13 +160,13 @@ class _Checker:
         self.view = view
         self.s = settings
         self.ctx = ctx
-        self.nav = book.nav
         self.values: F64 = book.values
-        self.sector_gross = book.sector_gross()
-        self.gross = book.gross
+        self.nav = book.nav_of(self.values)
+        self.sector_gross = book.sector_gross(self.values)
+        self.gross = gross_of(self.values)
         self.var = VarTracker(VarModel.build(view, book.symbols, settings), self.values)
         self.var_start = self.var.var
-        self.stress = StressTable.build(settings.stress_scenarios, book.symbols, book.sectors)
+        self.stress = _stress_table(settings.stress_scenarios, book.symbols, book.sectors)
         self.stress_losses: F64 = -(self.stress.shocks @ self.values)
         self.approved = 0
         self.cuts = 0

@@ -32,11 +32,12 @@ def usages(
     ``floor`` leaves out single names used below it (a hundred-name book need not list every small position).
     """
     book = result.after
-    nav = book.nav
+    signed = book.values
+    nav = book.nav_of(signed)
     out: list[Usage] = []
     if nav <= 0:
         return out
-    values = np.abs(book.values)
+    values = np.abs(signed)
     for j in np.flatnonzero(values >= floor * settings.max_single_name_nav * nav - 1e-12).tolist():
         weight = float(values[j]) / nav
         symbol = book.symbols[j]
@@ -48,7 +49,7 @@ def usages(
                 f"{symbol} is {weight:.1%} of NAV (limit {settings.max_single_name_nav:.1%})",
             )
         )
-    for sector, gross in sorted(book.sector_gross().items()):
+    for sector, gross in sorted(book.sector_gross(signed).items()):
         if gross > 0:
             weight = gross / nav
             out.append(
@@ -59,7 +60,7 @@ def usages(
                     f"sector {sector} is {weight:.1%} of NAV (limit {settings.max_sector_nav:.1%})",
                 )
             )
-    leverage = book.gross / nav
+    leverage = float(values.sum()) / nav
     out.append(Usage("gross", "gross_leverage", leverage / gross_cap, f"gross {leverage:.2f}x (cap {gross_cap:.2f}x)"))
     var = result.var_after / nav
     out.append(
