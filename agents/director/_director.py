@@ -31,10 +31,13 @@ class NavCache:
     def add(self, points: list[tuple[str, float]], as_of: date) -> list[float]:
         for session, nav in points:  # time order: the last point of a session wins
             self.by_session[session] = nav
-        known = sorted(s for s in self.by_session if s <= as_of.isoformat())
-        for old in [s for s in self.by_session if s not in known[-self.sessions :]]:
-            del self.by_session[old]
-        return [self.by_session[s] for s in known[-self.sessions :]]
+        today = as_of.isoformat()
+        keep = sorted(s for s in self.by_session if s <= today)[-self.sessions :]
+        if len(keep) < len(self.by_session):
+            kept = set(keep)
+            for old in [s for s in self.by_session if s not in kept]:
+                del self.by_session[old]
+        return [self.by_session[s] for s in keep]
 
 
 class DirectorAgent(Agent):

@@ -322,7 +322,8 @@ class PerformanceTracker:
             "session": self.session.isoformat() if self.session else None,
             "source": self.source,
             "updates": self.updates,
-            "plugins": {p: asdict(st) for p, st in sorted(self.stats.items())},
+            # the fields in declaration order, as asdict has them (all numbers: no deep copy needed), 10x faster
+            "plugins": {p: dict(vars(st)) for p, st in sorted(self.stats.items())},
             "pending": self.pending,
             "intents": self.intents,
             "books": {s: b.to_json() for s, b in sorted(self.books.items())},

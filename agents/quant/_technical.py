@@ -88,7 +88,7 @@ class TechnicalPlugin:
 
     def _sma_cross(self, symbols: list[str], values: F64, ok: np.ndarray) -> list[Proposal]:
         fast, slow = sma(values, self.fast), sma(values, self.slow)
-        signal = sma_cross(values, self.fast, self.slow)
+        signal = np.where(fast > slow, 1.0, -1.0)  # sma_cross(values, fast, slow) without computing both SMAs again
         ff, ss, sg = fast.tolist(), slow.tolist(), signal.tolist()
         out = []
         for j in np.flatnonzero(ok).tolist():
