@@ -211,10 +211,12 @@ async def launch_backtest(
     on_progress: Callable[[int, int], None] | None = None,
     argv: list[str] | None = None,
     run_id: str | None = None,
+    one_shot: bool = False,
 ) -> BacktestOutcome:
     """``agenthedge backtest`` after its options are read: a new run under ``<config home>/backtests``, the
     live pipeline built on the run's own home, ticked over every session, its artifacts written. Also what a
-    ``backtest`` control verb (daemon, cockpit) calls.
+    ``backtest`` control verb (daemon, cockpit) calls. ``one_shot``: the process ends with the run (the CLI), so
+    what the run loads may be frozen out of garbage collection.
 
     Raises:
         runtime.settings.ConfigError: the spec or the settings cannot make a run (bad symbols, dates, data).
@@ -237,6 +239,7 @@ async def launch_backtest(
         on_progress=on_progress,
         argv=argv,
         started_at=now,
+        freeze_gc=one_shot,
     )
 
 
@@ -291,7 +294,7 @@ def _backtest(
     )
     progress = _Progress(sys.stdout.isatty() and not as_json)
     try:
-        outcome = run(launch_backtest(config, spec, backtest=bt, on_progress=progress, argv=sys.argv))
+        outcome = run(launch_backtest(config, spec, backtest=bt, on_progress=progress, argv=sys.argv, one_shot=True))
     except BacktestError as exc:
         progress.close()
         fail(f"backtest refused: {exc}")

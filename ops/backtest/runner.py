@@ -11,6 +11,7 @@ inputs give the same bytes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import platform
 import shutil
 import sys
@@ -129,8 +130,12 @@ async def run_backtest(
     on_progress: Progress | None = None,
     argv: Sequence[str] | None = None,
     started_at: datetime | None = None,
+    freeze_gc: bool = False,
 ) -> BacktestOutcome:
     """Run ``replay`` (built on ``paths.home``) to its last session and write every artifact.
+
+    ``freeze_gc`` (a one-run process: ``agenthedge backtest``) moves every object alive once the data is loaded
+    into the collector's permanent generation (:func:`gc.freeze`), so the run's collections do not walk them.
 
     ``settings`` are every package's settings as the run used them (``AppConfig.sections()``); the ``council``
     and ``risk`` sections are read for the tracker and the VaR limit when present.
@@ -153,6 +158,9 @@ async def run_backtest(
         sessions = replay.sessions()
         check_data(spec, data_agent, sessions)
         capture = _Capture(len(sessions), risk, on_progress)
+        if freeze_gc:  # what lives now (the data panel, the agents) lives to the end: keep it out of collections
+            gc.collect()
+            gc.freeze()
         loop0 = time.perf_counter()
         await replay.run(on_tick=capture)
         loop_seconds = time.perf_counter() - loop0
