@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,6 +23,7 @@ from storage import _orders
 from storage import _rows as rows
 from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
 from storage._fills import apply_fill, apply_fills
+from storage._inline import InlineConnection
 from storage._orders import Documents
 from storage.db import connect
 from storage.records import (
@@ -51,6 +53,88 @@ class LedgerError(Exception):
     """A change the ledger refuses (unknown order, over-fill, bad transition record)."""
 
 
+# What a write may change, so that it drops only the documents held in memory that were read from there.
+BOOKS = "books"  # the account and the positions
+ORDERS = "orders"
+NAV = "nav"
+_NAV_CACHED = 2_000  # NAV history answers up to this many points are kept (and followed) in memory
+_NAV_QUERIES = 8  # ... for this many recent queries
+
+
+def _kv(namespace: str, key: str) -> tuple[str, str, str]:
+    return ("kv", namespace, key)
+
+
+class _Stamps:
+    """Write counters: ``any`` for writes that do not say what they change, one an area for the others."""
+
+    __slots__ = ("any", "areas")
+
+    def __init__(self) -> None:
+        self.any = 0
+        self.areas: dict[Hashable, int] = {}
+
+    def of(self, area: Hashable) -> tuple[int, int]:
+        return (self.any, self.areas.get(area, 0))
+
+    def bump(self, areas: tuple[Hashable, ...] | None) -> None:
+        if areas is None:
+            self.any += 1
+            return
+        for area in areas:
+            self.areas[area] = self.areas.get(area, 0) + 1
+
+
+class _Write:
+    """One ``BEGIN IMMEDIATE`` transaction under the ledger's lock (:meth:`Ledger.transaction`).
+
+    The areas it names are stamped when it begins and again when it ends, committed or rolled back: a document
+    read from one of them meanwhile (it may never be committed) is not served from memory afterwards.
+    """
+
+    __slots__ = ("areas", "ledger")
+
+    def __init__(self, ledger: Ledger, areas: tuple[Hashable, ...] | None) -> None:
+        self.ledger = ledger
+        self.areas = areas
+
+    def touch(self, areas: Iterable[Hashable]) -> None:
+        """Name further areas once inside (kv documents built in the transaction)."""
+        if self.areas is not None:
+            more = tuple(areas)
+            self.ledger._stamps.bump(more)
+            self.areas += more
+
+    async def __aenter__(self) -> aiosqlite.Connection:
+        ledger = self.ledger
+        await ledger._lock.acquire()
+        ledger._stamps.bump(self.areas)
+        try:
+            await ledger.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            await self._end(commit=False)
+            raise
+        return ledger.conn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        await self._end(commit=exc_type is None)
+
+    async def _end(self, *, commit: bool) -> None:
+        ledger = self.ledger
+        try:
+            if not commit:
+                # Also on cancellation: the BEGIN may already be queued on aiosqlite's thread, and a transaction
+                # left open would make every later write fail. Statements run in order there, so this is safe.
+                await asyncio.shield(ledger._rollback())
+            elif ledger._inline:
+                await ledger.conn.execute("COMMIT")
+            else:
+                await asyncio.shield(ledger.conn.execute("COMMIT"))
+        finally:
+            ledger._stamps.bump(self.areas)
+            ledger._lock.release()
+
+
 class Ledger:
     """Async access to ``ledger.sqlite``. Use :meth:`open`; close with :meth:`close`."""
 
@@ -59,10 +143,16 @@ class Ledger:
         self.path = path
         self.readonly = readonly
         self._lock = asyncio.Lock()
-        # The single writer knows every change: reads of hot documents (books, open orders, kv) are served from
-        # memory until the next write transaction. A reader beside another process's writer never caches.
-        self._generation = 0
-        self._cache: dict[Any, tuple[int, Any]] = {}
+        # An inline connection runs a COMMIT without a suspension point, or (durable) hands it to a thread that
+        # finishes it even if the caller is cancelled: no shield (a task a transaction) is needed around it.
+        self._inline = isinstance(conn, InlineConnection)
+        # The single writer knows every change: reads of hot documents (books, open orders, kv documents, NAV
+        # history) are served from memory until a write touches what they were read from (see _Write). A reader
+        # beside another process's writer never caches.
+        self._stamps = _Stamps()
+        self._cache: dict[Hashable, tuple[tuple[int, int], Any]] = {}
+        self._navs: dict[tuple[str | None, int], list[tuple[tuple[str, str], NavPoint]]] = {}
+        self._navs_stamp = self._stamps.of(NAV)
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False, durable: bool = True) -> Self:
@@ -70,51 +160,29 @@ class Ledger:
         only for throwaway runs (see :func:`storage.db.connect`)."""
         return cls(await connect(path, readonly=readonly, durable=durable), path, readonly=readonly)
 
-    def _cached(self, key: Any) -> Any:
+    def _cached(self, area: Hashable, key: Hashable) -> Any:
         hit = self._cache.get(key)
-        return hit[1] if hit is not None and hit[0] == self._generation and not self.readonly else None
+        return hit[1] if hit is not None and hit[0] == self._stamps.of(area) and not self.readonly else None
 
-    def _remember(self, key: Any, generation: int, value: Any) -> None:
+    def _remember(self, key: Hashable, stamp: tuple[int, int], value: Any) -> None:
         if not self.readonly:
-            self._cache[key] = (generation, value)
+            self._cache[key] = (stamp, value)
 
     async def close(self) -> None:
         await self.conn.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; the lock keeps concurrent coroutines from interleaving theirs."""
-        async with self._lock:
-            self._generation += 1
-            try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-                yield self.conn
-            except BaseException:
-                # Also on cancellation: the BEGIN may already be queued on aiosqlite's thread, and a transaction
-                # left open would make every later write fail. Statements run in order there, so this is safe.
-                await asyncio.shield(self._rollback())
-                raise
-            await asyncio.shield(self.conn.execute("COMMIT"))
-            self._generation += 1
+    def transaction(self, areas: Iterable[Hashable] | None = None) -> _Write:
+        """One write transaction (``async with``); the lock keeps concurrent coroutines from interleaving theirs.
 
-    @asynccontextmanager
-    async def _batch(
-        self, keep: tuple[str, ...], *, marks: Mapping[str, float] | None = None
-    ) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction that leaves the cached documents named in ``keep`` valid (the batch does not
-        change them; ``marks`` are applied to cached books) when no other write came between."""
-        kept = {k: v for k in keep if (v := self._cached(k)) is not None}
-        before = self._generation
-        async with self.transaction() as db:
-            alone = self._generation == before + 1
-            yield db
-        if alone:
-            for key, value in kept.items():
-                self._remember(key, self._generation, marked_books(value, marks) if marks else value)
+        ``areas`` names what it may change (:data:`BOOKS`, :data:`ORDERS`, :data:`NAV`, ``("kv", namespace,
+        key)``); None, the default, anything: documents held in memory that were read from an area are dropped.
+        """
+        return _Write(self, None if areas is None else tuple(areas))
 
     def _remember_documents(self, written: Mapping[tuple[str, str], str]) -> None:
         for (namespace, key), raw in written.items():
-            self._remember(("kv", namespace, key), self._generation, raw)
+            area = ("kv", namespace, key)
+            self._remember(area, self._stamps.of(area), raw)
 
     async def _rollback(self) -> None:
         try:
@@ -149,7 +217,7 @@ class Ledger:
         signoff: SignOff | None = None,
     ) -> Transition:
         """Persist a state change, with the incident it opens or closes and the sign-off that allowed it."""
-        async with self.transaction() as db:
+        async with self.transaction(()) as db:
             current = await self.state()
             from_state = current.state if current else "NONE"
             incident_id = incident.id if incident else (current.incident_id if current else None)
@@ -220,7 +288,7 @@ class Ledger:
 
     async def add_incident_trigger(self, incident_id: str, trigger: dict[str, Any]) -> None:
         """Append a further kill-switch trigger to an open incident (a halt is never opened twice)."""
-        async with self.transaction() as db:
+        async with self.transaction(()) as db:
             row = await self._one("SELECT payload FROM incidents WHERE id = ?", (incident_id,))
             if row is None:
                 raise LedgerError(f"no incident {incident_id}")
@@ -232,7 +300,7 @@ class Ledger:
             )
 
     async def record_signoff(self, signoff: SignOff) -> None:
-        async with self.transaction() as db:
+        async with self.transaction(()) as db:
             await self._insert_signoff(db, signoff)
 
     async def signoffs(self, incident_id: str | None = None, limit: int = 100) -> list[SignOff]:
@@ -243,7 +311,7 @@ class Ledger:
     # -- deduplication -------------------------------------------------------------------------------
     async def claim_message(self, consumer: str, message_id: str, ts: datetime) -> bool:
         """True the first time ``consumer`` sees ``message_id``; False for a duplicate (QoS 1 redelivery)."""
-        async with self.transaction() as db:
+        async with self.transaction(()) as db:
             cur = await db.execute(
                 "INSERT OR IGNORE INTO processed_messages (consumer, message_id, ts) VALUES (?, ?, ?)",
                 (consumer, message_id, rows.ts(ts)),
@@ -258,13 +326,13 @@ class Ledger:
     async def reserve_order_numbers(self, count: int) -> list[int]:
         """``count`` consecutive numbers of the same durable counter, in one transaction (one fsync for all the
         orders of a tick instead of one each). Numbers reserved and not used are simply skipped."""
-        async with self.transaction() as db:
+        async with self.transaction(()) as db:
             return await _orders.reserve_numbers(db, count)
 
     async def insert_order(self, order: Order) -> None:
         """Persist an order before it is sent. A second insert of the same client order id is refused."""
         try:
-            async with self.transaction() as db:
+            async with self.transaction((ORDERS,)) as db:
                 await _orders.insert_orders(db, [order])
         except aiosqlite.IntegrityError as exc:
             raise LedgerError(f"order {order.client_order_id} refused: {exc}") from None
@@ -272,7 +340,7 @@ class Ledger:
     async def update_order(self, client_order_id: str, *, ts: datetime, **changes: Any) -> Order:
         if why := _orders.check_changes({client_order_id: changes}):
             raise LedgerError(why)
-        async with self.transaction() as db:
+        async with self.transaction((ORDERS,)) as db:
             if await _orders.update_orders(db, {client_order_id: changes}, ts) != 1:
                 raise LedgerError(f"no order {client_order_id}")
         found = await self.order(client_order_id)
@@ -288,9 +356,11 @@ class Ledger:
         ``build`` is called inside the transaction and must not touch the ledger. A client order id already
         present refuses the whole batch (:class:`LedgerError`).
         """
+        write = self.transaction((ORDERS,))
         try:
-            async with self._batch(("books",)) as db:
+            async with write as db:
                 orders, documents = build(await _orders.reserve_numbers(db, count))
+                write.touch(_kv(*key) for key in documents)
                 await _orders.insert_orders(db, orders)
                 written = await _orders.put_documents(db, documents, ts)
         except aiosqlite.IntegrityError as exc:
@@ -305,10 +375,11 @@ class Ledger:
         transaction; an unknown client order id refuses the whole batch (:class:`LedgerError`)."""
         if why := _orders.check_changes(updates):
             raise LedgerError(why)
-        async with self._batch(("books",)) as db:
+        documents = documents or {}
+        async with self.transaction((ORDERS, *(_kv(*key) for key in documents))) as db:
             if await _orders.update_orders(db, updates, ts) != len(updates):
                 raise LedgerError(f"not every order of {sorted(updates)} is in the ledger")
-            written = await _orders.put_documents(db, documents or {}, ts)
+            written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
 
     async def order(self, client_order_id: str) -> Order | None:
@@ -316,13 +387,13 @@ class Ledger:
         return rows.order(row) if row else None
 
     async def open_orders(self) -> list[Order]:
-        cached: list[Order] | None = self._cached("open_orders")
+        cached: list[Order] | None = self._cached(ORDERS, "open_orders")
         if cached is not None:
             return list(cached)
-        generation = self._generation
+        stamp = self._stamps.of(ORDERS)
         found = await self._all(f"SELECT * FROM orders WHERE status IN ({_OPEN}) ORDER BY priority, created_at")
         result = [rows.order(r) for r in found]
-        self._remember("open_orders", generation, result)
+        self._remember("open_orders", stamp, result)
         return list(result)
 
     async def orders(self, *, limit: int = 200, tick_id: str | None = None) -> list[Order]:
@@ -332,7 +403,7 @@ class Ledger:
 
     async def cancel_open_orders(self, *, reason: str, ts: datetime) -> list[Order]:
         """Mark every open order cancelled in one transaction; returns the orders it cancelled."""
-        async with self.transaction() as db:
+        async with self.transaction((ORDERS,)) as db:
             found = await self._all(f"SELECT * FROM orders WHERE status IN ({_OPEN})")
             await db.execute(
                 f"UPDATE orders SET status = 'cancelled', reason = ?, updated_at = ? WHERE status IN ({_OPEN})",
@@ -343,7 +414,7 @@ class Ledger:
     # -- fills and books -----------------------------------------------------------------------------
     async def apply_fill(self, fill: Fill) -> bool:
         """Apply a fill once: order, position and cash change in one transaction. False for a duplicate."""
-        async with self.transaction() as db:
+        async with self.transaction((ORDERS, BOOKS)) as db:
             return await apply_fill(db, fill)
 
     async def apply_fills(
@@ -355,9 +426,10 @@ class Ledger:
         Raises:
             FillRefused: a fill cannot be applied (its ``index`` says which); nothing of the batch was written.
         """
-        async with self._batch(()) as db:
+        documents = documents or {}
+        async with self.transaction((ORDERS, BOOKS, *(_kv(*key) for key in documents))) as db:
             applied = await apply_fills(db, fills)
-            written = await _orders.put_documents(db, documents or {}, ts)
+            written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
         return applied
 
@@ -374,7 +446,7 @@ class Ledger:
 
     async def fund(self, capital: float, *, ts: datetime) -> None:
         """Open the account with ``capital`` if it has none yet."""
-        async with self.transaction() as db:
+        async with self.transaction((BOOKS,)) as db:
             await db.execute(
                 "INSERT OR IGNORE INTO account (id, cash, initial_capital, commissions, updated_at)"
                 " VALUES (1, ?, ?, 0, ?)",
@@ -382,7 +454,7 @@ class Ledger:
             )
 
     async def mark_prices(self, prices: dict[str, float], *, ts: datetime) -> None:
-        async with self.transaction() as db:
+        async with self.transaction((BOOKS,)) as db:
             await db.executemany(
                 "UPDATE positions SET last_price = ?, updated_at = ? WHERE symbol = ?",
                 [(p, rows.ts(ts), s) for s, p in prices.items()],
@@ -390,31 +462,63 @@ class Ledger:
 
     async def mark_books(self, prices: Mapping[str, float], *, ts: datetime, nav: NavPoint | None = None) -> None:
         """:meth:`mark_prices` and :meth:`record_nav` in one transaction; the books in memory stay valid, marked."""
-        async with self._batch(("books",), marks=prices) as db:
-            await db.executemany(
-                "UPDATE positions SET last_price = ?, updated_at = ? WHERE symbol = ?",
-                [(p, rows.ts(ts), s) for s, p in prices.items()],
-            )
+        books: Books | None = self._cached(BOOKS, "books")
+        before, navs = self._stamps.of(BOOKS), self._stamps.of(NAV)
+        async with self.transaction((BOOKS, NAV) if nav is not None else (BOOKS,)) as db:
+            if prices:
+                when = rows.ts(ts)
+                await db.executemany(
+                    "UPDATE positions SET last_price = ?, updated_at = ? WHERE symbol = ?",
+                    [(p, when, s) for s, p in prices.items()],
+                )
             if nav is not None:
                 await self._insert_nav(db, nav)
+        if books is not None and self._stamps.of(BOOKS) == (before[0], before[1] + 2):  # no other write between
+            self._remember("books", self._stamps.of(BOOKS), marked_books(books, prices) if prices else books)
+        if nav is not None:
+            self._nav_written(nav, navs)
 
     async def books(self) -> Books:
         """Cash and positions now. Each call returns its own ``positions`` dict (callers may change it)."""
-        cached: Books | None = self._cached("books")
+        cached: Books | None = self._cached(BOOKS, "books")
         if cached is not None:
             return Books(cached.account, dict(cached.positions))
-        generation = self._generation
+        stamp = self._stamps.of(BOOKS)
         acct = await self._one("SELECT * FROM account WHERE id = 1")
         account = Account(acct["cash"], acct["initial_capital"], acct["commissions"]) if acct else Account(0.0, 0.0)
         found = await self._all("SELECT * FROM positions WHERE qty != 0 ORDER BY symbol")
         positions: dict[str, Position] = {r["symbol"]: rows.position(r) for r in found}
-        self._remember("books", generation, Books(account, positions))
+        self._remember("books", stamp, Books(account, positions))
         return Books(account, dict(positions))
 
     # -- NAV history -----------------------------------------------------------------------------------
     async def record_nav(self, point: NavPoint) -> None:
-        async with self.transaction() as db:
+        before = self._stamps.of(NAV)
+        async with self.transaction((NAV,)) as db:
             await self._insert_nav(db, point)
+        self._nav_written(point, before)
+
+    def _nav_written(self, point: NavPoint, before: tuple[int, int]) -> None:
+        """Follow the NAV history answers kept in memory through a point just committed (``before``: the NAV
+        stamp before its transaction); each stays what its query would now read, or all are dropped."""
+        stamp = self._stamps.of(NAV)
+        if self._navs_stamp != before or stamp != (before[0], before[1] + 2):  # another write came between
+            self._navs.clear()
+            return
+        key = (point.session, rows.ts(point.ts))
+        stored = NavPoint(rows.req_ts(key[1]), point.session, float(point.nav), float(point.cash),
+                          float(point.gross_exposure), float(point.net_exposure), point.tick_id)  # fmt: skip
+        for (since, limit), found in self._navs.items():
+            if since is not None and point.session < since:
+                continue
+            at = bisect_left(found, key, key=itemgetter(0))
+            if at < len(found) and found[at][0] == key:
+                found[at] = (key, stored)  # INSERT OR REPLACE
+            else:
+                found.insert(at, (key, stored))
+                if len(found) > limit:
+                    del found[0]
+        self._navs_stamp = stamp
 
     @staticmethod
     async def _insert_nav(db: aiosqlite.Connection, point: NavPoint) -> None:
@@ -434,24 +538,32 @@ class Ledger:
 
     async def nav_history(self, *, since_session: str | None = None, limit: int = 10_000) -> list[NavPoint]:
         """NAV points in time order (optionally from a session date, ISO ``YYYY-MM-DD``, on)."""
+        query = (since_session or None, limit)
+        stamp = self._stamps.of(NAV)
+        if self._navs_stamp == stamp and not self.readonly and (hit := self._navs.get(query)) is not None:
+            return [p for _, p in hit]
         where, params = ("WHERE session >= ?", [since_session]) if since_session else ("", [])
         found = await self._all(
             f"SELECT * FROM (SELECT * FROM nav_history {where} ORDER BY session DESC, ts DESC LIMIT ?)"
             " ORDER BY session, ts",
             [*params, limit],
         )
-        return [
-            NavPoint(
-                rows.req_ts(r["ts"]),
-                r["session"],
-                r["nav"],
-                r["cash"],
-                r["gross_exposure"],
-                r["net_exposure"],
-                r["tick_id"],
+        points = [
+            (
+                (r["session"], r["ts"]),
+                NavPoint(rows.req_ts(r["ts"]), r["session"], r["nav"], r["cash"], r["gross_exposure"],
+                         r["net_exposure"], r["tick_id"]),
             )
             for r in found
-        ]
+        ]  # fmt: skip
+        if not self.readonly and len(points) <= _NAV_CACHED and self._stamps.of(NAV) == stamp:
+            if self._navs_stamp != stamp:
+                self._navs.clear()
+                self._navs_stamp = stamp
+            if len(self._navs) >= _NAV_QUERIES:
+                del self._navs[next(iter(self._navs))]
+            self._navs[query] = points
+        return [p for _, p in points]
 
     # -- decision trace ---------------------------------------------------------------------------------
     async def record_decisions(self, rows_: Sequence[tuple[str, str, str, str, dict[str, Any] | str]]) -> None:
@@ -459,7 +571,7 @@ class Ledger:
         its JSON text already encoded (as ``json.dumps(record, sort_keys=True, default=str)`` would)."""
         if not rows_:
             return
-        async with self.transaction() as db:
+        async with self.transaction(()) as db:
             await db.executemany(
                 "INSERT OR REPLACE INTO decisions (tick_id, session, symbol, outcome, record) VALUES (?, ?, ?, ?, ?)",
                 [(t, s, sym, o, r if isinstance(r, str) else _decision_json(r)) for t, s, sym, o, r in rows_],
@@ -487,26 +599,27 @@ class Ledger:
 
     async def put_json_text(self, namespace: str, key: str, text: str, *, ts: datetime) -> None:
         """:meth:`put_json` of a document its owner encoded (a big one written every tick, with a faster encoder)."""
-        async with self.transaction() as db:
+        async with self.transaction((_kv(namespace, key),)) as db:
             await db.execute(
                 "INSERT OR REPLACE INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)",
                 (namespace, key, text, rows.ts(ts)),
             )
+        self._remember_documents({(namespace, key): text})
 
     async def get_json(self, namespace: str, key: str) -> Any:
         """The stored document (a fresh object on every call: callers may change it)."""
-        cache_key = ("kv", namespace, key)
-        raw: str | None = self._cached(cache_key)
+        area = _kv(namespace, key)
+        raw: str | None = self._cached(area, area)
         if raw is None:
-            generation = self._generation
+            stamp = self._stamps.of(area)
             row = await self._one("SELECT value FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
             raw = row["value"] if row else "null"
-            self._remember(cache_key, generation, raw)
+            self._remember(area, stamp, raw)
         return json.loads(raw)
 
     # -- audit head and integrity --------------------------------------------------------------------
     async def set_audit_head(self, seq: int, digest: str) -> None:
-        async with self.transaction() as db:
+        async with self.transaction(()) as db:
             await db.execute(
                 "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",

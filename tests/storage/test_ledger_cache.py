@@ -1,0 +1,156 @@
+"""The ledger's documents in memory: a write drops only what it touches, and what is served equals a fresh read.
+
+Statements are counted with SQLite's trace callback, so "served from memory" is asserted without timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage.ledger import BOOKS, Ledger
+from storage.records import Fill, NavPoint, Order
+
+T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
+    opened = await Ledger.open(tmp_path / "ledger.sqlite", durable=False)
+    await opened.fund(1_000_000.0, ts=T0)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def selects(ledger: Ledger) -> list[str]:
+    """The SELECTs the ledger's connection runs from now on."""
+    seen: list[str] = []
+    raw = ledger.conn._connection
+    assert isinstance(raw, sqlite3.Connection)
+    raw.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().upper().startswith("SELECT") else None)
+    return seen
+
+
+async def held(ledger: Ledger) -> None:
+    await ledger.insert_order(Order("O-1", "AAA", "buy", 10, "V1", T0, status="acknowledged"))
+    await ledger.apply_fill(Fill("V1", "T1", "O-1", T0, "AAA", "buy", 10, 100.0, 1.0))
+
+
+async def test_writes_to_the_trace_kv_or_nav_keep_the_books_and_open_orders_in_memory(ledger: Ledger) -> None:
+    await held(ledger)
+    books, orders = await ledger.books(), await ledger.open_orders()
+    seen = selects(ledger)
+    await ledger.record_decisions([("t1", "2024-01-02", "AAA", "no_intent", "{}")])
+    await ledger.put_json_text("council", "tracker", '{"w": 1}', ts=T0)
+    await ledger.record_nav(NavPoint(T0, "2024-01-02", 1.0, 1.0, 0.0, 0.0, "t1"))
+    await ledger.claim_message("c", "m1", T0)
+    assert await ledger.books() == books
+    assert await ledger.open_orders() == orders
+    assert await ledger.get_json("council", "tracker") == {"w": 1}  # the document just written
+    assert seen == []
+
+
+async def test_a_write_to_the_books_is_read_back(ledger: Ledger) -> None:
+    await held(ledger)
+    await ledger.books()
+    await ledger.insert_order(Order("O-2", "AAA", "sell", 4, "V1", T0, status="acknowledged"))
+    assert (await ledger.books()).positions["AAA"].qty == 10  # an order does not move the books
+    await ledger.apply_fill(Fill("V1", "T2", "O-2", T0, "AAA", "sell", 4, 101.0))
+    assert (await ledger.books()).positions["AAA"].qty == 6
+    assert await ledger.open_orders() == []
+    async with ledger.transaction() as db:  # a write that does not say what it touches drops everything
+        await db.execute("UPDATE account SET cash = 5")
+    assert (await ledger.books()).account.cash == 5
+
+
+async def test_marks_keep_the_books_in_memory_marked(ledger: Ledger) -> None:
+    await held(ledger)
+    await ledger.books()
+    seen = selects(ledger)
+    await ledger.mark_books({"AAA": 104.0}, ts=T0, nav=NavPoint(T0, "2024-01-02", 1.0, 1.0, 0.0, 0.0))
+    marked = await ledger.books()
+    assert seen == []
+    assert marked.positions["AAA"].last_price == 104.0
+    fresh = await Ledger.open(ledger.path, readonly=True)
+    try:
+        assert await fresh.books() == marked
+    finally:
+        await fresh.close()
+
+
+async def test_a_rolled_back_write_leaves_nothing_it_read_in_memory(ledger: Ledger) -> None:
+    await held(ledger)
+
+    async def abandoned() -> None:
+        async with ledger.transaction((BOOKS,)) as db:
+            await db.execute("UPDATE account SET cash = 5")
+            assert (await ledger.books()).account.cash == 5  # its own uncommitted write, read inside
+            raise RuntimeError("abandoned")
+
+    with pytest.raises(RuntimeError):
+        await abandoned()
+    assert (await ledger.books()).account.cash != 5
+
+
+async def test_the_nav_history_in_memory_follows_every_write(ledger: Ledger) -> None:
+    """Random NAV points (new, replaced, out of order) between queries: each answer equals a fresh read."""
+    reader = await Ledger.open(ledger.path, readonly=True)
+    rng = random.Random(7)
+    sessions = [f"2024-01-{d:02d}" for d in range(2, 12)]
+    try:
+        for step in range(300):
+            session = rng.choice(sessions)
+            ts = datetime.fromisoformat(f"{session}T21:00:00+00:00") + timedelta(minutes=rng.randrange(4))
+            point = NavPoint(ts, session, rng.randrange(10**6) / 7, 1.0, float(step), 0.0, f"t{step}")
+            if rng.random() < 0.5:
+                await ledger.record_nav(point)
+            else:
+                await ledger.mark_books({}, ts=ts, nav=point)
+            since = rng.choice([None, *sessions])
+            limit = rng.choice([1, 3, 10, 10_000])
+            assert await ledger.nav_history(since_session=since, limit=limit) == await reader.nav_history(
+                since_session=since, limit=limit
+            )
+            if step % 50 == 0:  # a write that does not say what it touches
+                async with ledger.transaction() as db:
+                    await db.execute("DELETE FROM nav_history WHERE session = ?", (rng.choice(sessions),))
+    finally:
+        await reader.close()
+
+
+async def test_the_nav_history_is_served_from_memory_between_writes(ledger: Ledger) -> None:
+    for day in (2, 3):
+        await ledger.record_nav(NavPoint(T0.replace(day=day), f"2024-01-0{day}", 1.0, 1.0, 0.0, 0.0))
+    first = await ledger.nav_history(since_session="2024-01-02")
+    seen = selects(ledger)
+    await ledger.mark_books({}, ts=T0, nav=NavPoint(T0.replace(day=4), "2024-01-04", 2.0, 1.0, 0.0, 0.0))
+    again = await ledger.nav_history(since_session="2024-01-02")
+    assert seen == []
+    assert again[:2] == first
+    assert [p.session for p in again] == ["2024-01-02", "2024-01-03", "2024-01-04"]
+
+
+async def test_a_cancelled_writer_leaves_the_ledger_usable(ledger: Ledger) -> None:
+    started = asyncio.Event()
+
+    async def writer() -> None:
+        async with ledger.transaction() as db:
+            await db.execute("UPDATE account SET cash = 7")
+            started.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(writer())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await ledger.books()).account.cash == 1_000_000.0
+    await ledger.fund(5.0, ts=T0)  # the next write can begin
