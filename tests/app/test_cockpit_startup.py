@@ -36,6 +36,33 @@ def test_the_cockpit_command_imports_only_what_the_cockpit_needs() -> None:
     assert not loaded & set(HEAVY)
 
 
+def test_the_cockpit_registers_its_payloads_without_the_agents() -> None:
+    """``portfolio.state`` comes from ``agents.execution``, whose agents, compliance and market data (pandas)
+    load only when one of their names is used."""
+    loaded = imported_after(
+        "from app.cockpit import register_payloads\n"
+        "register_payloads()\n"
+        "from runtime.messages import payload_model\n"
+        "assert payload_model('portfolio.state').__name__ == 'PortfolioState'"
+    )
+    assert "agents.execution" in loaded
+    assert not loaded & set(HEAVY)
+    assert "agents.execution._agent" not in loaded
+
+
+def test_the_execution_package_still_gives_every_public_name() -> None:
+    loaded = imported_after(
+        "import agents.execution as ex\n"
+        "missing = [n for n in ex.__all__ if getattr(ex, n, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert set(ex.__all__) <= set(dir(ex))\n"
+        "from agents.execution import ExecutionAgent, build_execution_agents\n"
+        "from agents.execution._agent import ExecutionAgent as same\n"
+        "assert ExecutionAgent is same"
+    )
+    assert "agents.execution._agent" in loaded
+
+
 def test_help_lists_every_command_with_its_help() -> None:
     shown = CliRunner().invoke(cli, ["--help"])
     assert shown.exit_code == 0, shown.output
