@@ -289,7 +289,8 @@ async def key_latency(repeats: int = 20) -> list[Row]:
     return rows
 
 
-def measure(broker: Mosquitto, work: Path, runs: int, window: float) -> list[Row]:
+def measure(broker: Mosquitto, work: Path, runs: int, window: float | None) -> list[Row]:
+    """First paint, ``runs`` times per entry point, then (unless ``window`` is None) the idle CPU."""
     deployment = Deployment(
         home=work / "home",
         bus=broker.url,
@@ -302,6 +303,8 @@ def measure(broker: Mosquitto, work: Path, runs: int, window: float) -> list[Row
             if daemon.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the daemon did not come up:\n{deployment.daemon_log()[-3000:]}")
         rows = first_paint(deployment, work, runs)
+        if window is None:
+            return rows
         tmux = Tmux(work / "main.sock")
         try:
             argv = [EXE, "--home", str(deployment.home), "--bus", deployment.bus, "--env", deployment.env,
@@ -319,13 +322,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="first-paint runs per entry point")
     parser.add_argument("--window", type=float, default=20.0, help="seconds of the idle CPU window")
     parser.add_argument("--repeats", type=int, default=20, help="presses of each key for the key latency")
-    parser.add_argument("--keys-only", action="store_true", help="only the key latency (no broker, no daemon)")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--keys-only", action="store_true", help="only the key latency (no broker, no daemon)")
+    only.add_argument("--paint-only", action="store_true", help="only the first paint (no idle CPU, no keys)")
     args = parser.parse_args(argv)
     rows: list[Row] = []
     if not args.keys_only:
         with tempfile.TemporaryDirectory(prefix="bench-cockpit-") as tmp, launch() as broker:
-            rows = measure(broker, Path(tmp), args.runs, args.window)
-    rows += asyncio.run(key_latency(args.repeats))
+            rows = measure(broker, Path(tmp), args.runs, None if args.paint_only else args.window)
+    if not args.paint_only:
+        rows += asyncio.run(key_latency(args.repeats))
     report("bench_cockpit", rows, meta={"alerts": ALERTS, "cores": os.cpu_count()})
 
 
