@@ -8,6 +8,7 @@ Every wait polls ``capture-pane`` (or the bus) with a deadline; nothing sleeps f
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -21,9 +22,11 @@ from pathlib import Path
 import pytest
 
 from runtime import topics
+from runtime.bus import create_bus
 from runtime.messages import make
 from runtime.payloads import KillSwitch
 from tests.app.daemon_harness import EXE, Deployment
+from tests.app.test_daemon_mqtt import wait_online
 from tests.mqtt_broker import Mosquitto
 
 pytestmark = pytest.mark.mqtt
@@ -120,6 +123,22 @@ def audit(home: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def daemon_online(deployment: Deployment, pid: int) -> None:
+    """Until the daemon ``pid`` has announced itself online (its retained presence): from then on it serves
+    control. Between taking the home's lock and announcing, a ``runtime status`` sees no daemon, falls back to
+    a runtime of its own and meets the lock (exit 1): a race the test lost on a loaded machine."""
+
+    async def watch() -> None:
+        bus = create_bus(deployment.bus, deployment.env)
+        await bus.start()
+        try:
+            await wait_online(bus, pid)
+        finally:
+            await bus.close()
+
+    asyncio.run(watch())
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -138,6 +157,7 @@ def test_kill_switch_banner_and_a_keyboard_signoff_over_mqtt(
             shlex.quote(a) for a in [*argv, "cockpit", "--operator", "alice"]
         )
         tmux.start(command)
+        daemon_online(deployment, daemon.pid)
         assert deployment.cli("runtime", "status").returncode == 0  # the daemon serves control (and kill topics)
 
         def log() -> str:
