@@ -16,21 +16,32 @@ DIRECTIVE_TYPE = "director.directive"
 
 
 class NavCache:
-    """The last NAV of each session, read from the ledger incrementally (one small query per tick)."""
+    """The last NAV of each session, read from the ledger incrementally.
+
+    The query starts at an anchor session that moves only when its answer has grown long (then to the newest
+    session known), not every tick: the ledger keeps the answer of a repeated query in memory and follows it
+    through each NAV point written, so most ticks read no SQL. Re-reading the points from the anchor on gives
+    the same sessions' NAV as reading from the newest session (the last point of a session wins either way).
+    """
 
     def __init__(self, sessions: int) -> None:
         self.sessions = sessions
         self.by_session: dict[str, float] = {}
+        self.anchor: str | None = None
 
     def since(self, as_of: date) -> str:
-        if self.by_session:
-            return max(self.by_session)
-        # calendar days enough to hold ``sessions`` trading sessions, holidays included
-        return (as_of - timedelta(days=self.sessions * 7 // 5 + 10)).isoformat()
+        if self.anchor is None:
+            if self.by_session:
+                self.anchor = max(self.by_session)
+            else:  # calendar days enough to hold ``sessions`` trading sessions, holidays included
+                self.anchor = (as_of - timedelta(days=self.sessions * 7 // 5 + 10)).isoformat()
+        return self.anchor
 
     def add(self, points: list[tuple[str, float]], as_of: date) -> list[float]:
         for session, nav in points:  # time order: the last point of a session wins
             self.by_session[session] = nav
+        if len(points) > 2 * self.sessions + 2 and self.by_session:
+            self.anchor = max(self.by_session)  # the next answer starts over, short
         today = as_of.isoformat()
         keep = sorted(s for s in self.by_session if s <= today)[-self.sessions :]
         if len(keep) < len(self.by_session):

@@ -21,17 +21,28 @@ LATCHES = "latches"
 
 
 class NavCloses:
-    """Closing NAV per session (ISO date). One small query per tick: the points since the last cached session."""
+    """Closing NAV per session (ISO date), read from the ledger incrementally.
+
+    The query starts at an anchor session that moves only when its answer has grown long (then to the newest
+    session known): the ledger keeps a repeated query's answer in memory and follows it through each NAV point
+    written, so most ticks read no SQL. Re-reading from the anchor gives the same closes as reading from the
+    newest session (a session's close is its last point either way).
+    """
 
     def __init__(self) -> None:
         self.closes: dict[str, float] = {}
+        self.anchor: str | None = None
 
     async def refresh(self, ledger: Ledger, session: str, sessions: int) -> dict[str, float]:
-        if self.closes:
-            since = max(self.closes)
-        else:  # first look: enough calendar days to hold ``sessions`` trading sessions
-            since = (date.fromisoformat(session) - timedelta(days=sessions * 7 // 5 + 15)).isoformat()
-        self.closes.update(session_closes(await ledger.nav_history(since_session=since)))
+        if self.anchor is None:
+            if self.closes:
+                self.anchor = max(self.closes)
+            else:  # first look: enough calendar days to hold ``sessions`` trading sessions
+                self.anchor = (date.fromisoformat(session) - timedelta(days=sessions * 7 // 5 + 15)).isoformat()
+        points = await ledger.nav_history(since_session=self.anchor)
+        self.closes.update(session_closes(points))
+        if len(points) > 2 * sessions + 2 and self.closes:
+            self.anchor = max(self.closes)  # the next answer starts over, short
         if len(self.closes) > 4 * sessions:  # keep the cache bounded on long runs
             for old in sorted(self.closes)[: len(self.closes) - 2 * sessions]:
                 del self.closes[old]
