@@ -63,6 +63,14 @@ class RiskAgent(Agent):
             self._snapshot = _snapshot(*self._snapshot_of)
         return self._snapshot
 
+    @property
+    def var_nav(self) -> float | None:
+        """The last tick's post-trade VaR as a fraction of NAV: ``snapshot["var_nav"]`` without building the rest."""
+        if self._snapshot_of is None:
+            return None
+        report, result = self._snapshot_of[0], self._snapshot_of[1]
+        return round(result.var_after / report.nav, 6) if report.nav > 0 else None
+
     def health(self) -> AgentHealth:
         return AgentHealth(True, data={"limits": self.settings.limits_summary(), "risk": self.snapshot})
 

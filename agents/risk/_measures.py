@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Literal
 
@@ -62,11 +63,17 @@ class VarModel:
 
     @property
     def z(self) -> float:
-        return NormalDist().inv_cdf(self.confidence)
+        return _z(self.confidence)
 
     def var(self, values: F64) -> float:
         """The 1-day VaR (a positive loss) of the book whose position values are ``values``."""
         return VarTracker(self, values).var
+
+
+@lru_cache(maxsize=16)
+def _z(confidence: float) -> float:
+    """The normal quantile of ``confidence`` (asked for every tick, always the same few confidences)."""
+    return NormalDist().inv_cdf(confidence)
 
 
 def lower_quantile(pnl: F64, alpha: float) -> float:

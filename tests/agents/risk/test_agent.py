@@ -276,3 +276,17 @@ async def test_a_stress_soft_breach_does_not_silence_the_later_breach(tmp_path: 
         await h.tick(view, [intent("MSFT", "buy", 200)])  # 5.4% once approved
         (breach,) = await h.alerts_named("risk_stress_breach")
         assert breach["details"]["scenario"] == "tech_crash"
+
+
+async def test_the_health_snapshot_and_var_nav_agree_after_a_tick(tmp_path: Path, bus_env: str) -> None:
+    agent = build_risk_agent(RiskSettings())
+    assert agent.var_nav is None
+    async with running(tmp_path / "home", bus_env, [agent], at_close(DAYS[-3])) as h:
+        await hold(h.ledger, "AAPL", 5000.0, 100.0, at_close(DAYS[-3]))
+        await close_of(h.ledger, PREV, 1e6)
+        await h.tick(make_market(last={"AAPL": 101.0, "JPM": 100.0}).view(TODAY), [intent("JPM", "buy", 100)])
+        snapshot = agent.snapshot  # built when read
+        assert isinstance(snapshot["var_nav"], float)
+        assert snapshot["var_nav"] > 0
+        assert agent.var_nav == snapshot["var_nav"]
+        assert agent.health().data["risk"] == snapshot
