@@ -138,4 +138,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX decisions_symbol ON decisions (symbol, session);
     CREATE INDEX decisions_session ON decisions (session);
     """,
+    # 3: one index of the trace by session then symbol, in place of (symbol, session) and (session). A tick's rows
+    # (one per symbol) then land side by side in it instead of on a page per symbol: about 100 pages written a
+    # tick at 100 symbols. A query by symbol alone walks the sessions (Ledger.decisions).
+    """
+    DROP INDEX decisions_symbol;
+    DROP INDEX decisions_session;
+    CREATE INDEX decisions_session_symbol ON decisions (session, symbol);
+    """,
 ]

@@ -581,6 +581,8 @@ class Ledger:
         self, *, tick_id: str | None = None, symbol: str | None = None, session: str | None = None, limit: int = 200
     ) -> list[dict[str, Any]]:
         """Trace records, newest first, filtered by tick, symbol and/or session date (ISO)."""
+        if symbol is not None and tick_id is None and session is None:
+            return await self._symbol_decisions(symbol, limit)
         clauses, params = [], []
         for column, value in (("tick_id", tick_id), ("symbol", symbol), ("session", session)):
             if value is not None:
@@ -592,6 +594,26 @@ class Ledger:
             [*params, limit],
         )
         return [json.loads(r["record"]) for r in found]
+
+    async def _symbol_decisions(self, symbol: str, limit: int) -> list[dict[str, Any]]:
+        """One symbol's records, newest first: session by session down the (session, symbol) index, two seeks a
+        session, so a symbol seen rarely (or never) costs a walk over the sessions, not a scan of the trace."""
+        found: list[dict[str, Any]] = []
+        before: str | None = None
+        while limit < 0 or len(found) < limit:  # a negative limit is none, as SQL's LIMIT has it
+            row = await self._one(
+                "SELECT MAX(session) AS s FROM decisions" + (" WHERE session < ?" if before is not None else ""),
+                () if before is None else (before,),
+            )
+            if row is None or row["s"] is None:
+                break
+            before = str(row["s"])
+            rows_ = await self._all(
+                "SELECT record FROM decisions WHERE session = ? AND symbol = ? ORDER BY tick_id DESC LIMIT ?",
+                (before, symbol, limit - len(found) if limit >= 0 else -1),
+            )
+            found.extend(json.loads(r["record"]) for r in rows_)
+        return found
 
     # -- small persistent documents (tracker weights, agent state) -------------------------------------
     async def put_json(self, namespace: str, key: str, value: Any, *, ts: datetime) -> None:
