@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from runtime import topics
 from runtime.bus import MemoryBus
 from runtime.clock import SimClock
 from runtime.messages import make
-from runtime.payloads import KillSwitch
+from runtime.payloads import KillSwitch, StateChanged
 from runtime.state import RuntimeState
 from tests.ops.scheduler.harness import Rig, alerts, et, make_rig, reset_bus
 
@@ -64,15 +65,17 @@ async def test_a_kill_switch_on_one_day_still_blocks_the_next_days_trade(
     assert first["run_daily_trade@2026-11-24"].status == "ok"
     sender = MemoryBus(f"memory://{bus_env}", "test")
     await sender.start()
+    states = sender.subscribe(topics.STATE_RUNTIME)  # the runtime broadcasts HALTED once it is persisted
     await sender.publish(
         topics.RISK_KILL_SWITCH, make("kill_switch", KillSwitch(reason="daily loss -4%"), source="risk")
     )
+    async with asyncio.timeout(30):  # handled by the runtime's own consumer task
+        async for delivery in states:
+            if delivery.envelope.parsed(StateChanged).state == "HALTED":
+                break
     await sender.close()
-    for _ in range(200):  # the kill switch is handled by the runtime's own consumer task
-        if (await rig.rt.books.state()).state == "HALTED":  # type: ignore[union-attr]
-            break
-        await rig.clock.sleep(0)
     assert rig.rt.state == RuntimeState.HALTED
+    assert (await rig.rt.books.state()).state == "HALTED"  # type: ignore[union-attr]
     await drive(rig.scheduler, rig.clock, et(day2, 7, 0))
     # a restart in between: the new process knows only what the ledger persisted
     await rig.stop()
