@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,6 +22,7 @@ from storage import _rows as rows
 from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
 from storage._fills import apply_fill, apply_fills
 from storage._inline import InlineConnection
+from storage._memo import BOOKS, NAV, ORDERS, NavMemo, Stamp, Stamps, Write, Writer, kv_area
 from storage._orders import Documents
 from storage.db import connect
 from storage.records import (
@@ -53,88 +52,6 @@ class LedgerError(Exception):
     """A change the ledger refuses (unknown order, over-fill, bad transition record)."""
 
 
-# What a write may change, so that it drops only the documents held in memory that were read from there.
-BOOKS = "books"  # the account and the positions
-ORDERS = "orders"
-NAV = "nav"
-_NAV_CACHED = 2_000  # NAV history answers up to this many points are kept (and followed) in memory
-_NAV_QUERIES = 8  # ... for this many recent queries
-
-
-def _kv(namespace: str, key: str) -> tuple[str, str, str]:
-    return ("kv", namespace, key)
-
-
-class _Stamps:
-    """Write counters: ``any`` for writes that do not say what they change, one an area for the others."""
-
-    __slots__ = ("any", "areas")
-
-    def __init__(self) -> None:
-        self.any = 0
-        self.areas: dict[Hashable, int] = {}
-
-    def of(self, area: Hashable) -> tuple[int, int]:
-        return (self.any, self.areas.get(area, 0))
-
-    def bump(self, areas: tuple[Hashable, ...] | None) -> None:
-        if areas is None:
-            self.any += 1
-            return
-        for area in areas:
-            self.areas[area] = self.areas.get(area, 0) + 1
-
-
-class _Write:
-    """One ``BEGIN IMMEDIATE`` transaction under the ledger's lock (:meth:`Ledger.transaction`).
-
-    The areas it names are stamped when it begins and again when it ends, committed or rolled back: a document
-    read from one of them meanwhile (it may never be committed) is not served from memory afterwards.
-    """
-
-    __slots__ = ("areas", "ledger")
-
-    def __init__(self, ledger: Ledger, areas: tuple[Hashable, ...] | None) -> None:
-        self.ledger = ledger
-        self.areas = areas
-
-    def touch(self, areas: Iterable[Hashable]) -> None:
-        """Name further areas once inside (kv documents built in the transaction)."""
-        if self.areas is not None:
-            more = tuple(areas)
-            self.ledger._stamps.bump(more)
-            self.areas += more
-
-    async def __aenter__(self) -> aiosqlite.Connection:
-        ledger = self.ledger
-        await ledger._lock.acquire()
-        ledger._stamps.bump(self.areas)
-        try:
-            await ledger.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            await self._end(commit=False)
-            raise
-        return ledger.conn
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        await self._end(commit=exc_type is None)
-
-    async def _end(self, *, commit: bool) -> None:
-        ledger = self.ledger
-        try:
-            if not commit:
-                # Also on cancellation: the BEGIN may already be queued on aiosqlite's thread, and a transaction
-                # left open would make every later write fail. Statements run in order there, so this is safe.
-                await asyncio.shield(ledger._rollback())
-            elif ledger._inline:
-                await ledger.conn.execute("COMMIT")
-            else:
-                await asyncio.shield(ledger.conn.execute("COMMIT"))
-        finally:
-            ledger._stamps.bump(self.areas)
-            ledger._lock.release()
-
-
 class Ledger:
     """Async access to ``ledger.sqlite``. Use :meth:`open`; close with :meth:`close`."""
 
@@ -143,16 +60,13 @@ class Ledger:
         self.path = path
         self.readonly = readonly
         self._lock = asyncio.Lock()
-        # An inline connection runs a COMMIT without a suspension point, or (durable) hands it to a thread that
-        # finishes it even if the caller is cancelled: no shield (a task a transaction) is needed around it.
-        self._inline = isinstance(conn, InlineConnection)
         # The single writer knows every change: reads of hot documents (books, open orders, kv documents, NAV
         # history) are served from memory until a write touches what they were read from (see _Write). A reader
         # beside another process's writer never caches.
-        self._stamps = _Stamps()
-        self._cache: dict[Hashable, tuple[tuple[int, int], Any]] = {}
-        self._navs: dict[tuple[str | None, int], list[tuple[tuple[str, str], NavPoint]]] = {}
-        self._navs_stamp = self._stamps.of(NAV)
+        self._stamps = Stamps()
+        self._writer = Writer(conn, self._lock, self._stamps, isinstance(conn, InlineConnection), self._rollback)
+        self._cache: dict[Hashable, tuple[Stamp, Any]] = {}
+        self._navs = NavMemo(self._stamps)
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False, durable: bool = True) -> Self:
@@ -164,24 +78,24 @@ class Ledger:
         hit = self._cache.get(key)
         return hit[1] if hit is not None and hit[0] == self._stamps.of(area) and not self.readonly else None
 
-    def _remember(self, key: Hashable, stamp: tuple[int, int], value: Any) -> None:
+    def _remember(self, key: Hashable, stamp: Stamp, value: Any) -> None:
         if not self.readonly:
             self._cache[key] = (stamp, value)
 
     async def close(self) -> None:
         await self.conn.close()
 
-    def transaction(self, areas: Iterable[Hashable] | None = None) -> _Write:
+    def transaction(self, areas: Iterable[Hashable] | None = None) -> Write:
         """One write transaction (``async with``); the lock keeps concurrent coroutines from interleaving theirs.
 
         ``areas`` names what it may change (:data:`BOOKS`, :data:`ORDERS`, :data:`NAV`, ``("kv", namespace,
         key)``); None, the default, anything: documents held in memory that were read from an area are dropped.
         """
-        return _Write(self, None if areas is None else tuple(areas))
+        return Write(self._writer, None if areas is None else tuple(areas))
 
     def _remember_documents(self, written: Mapping[tuple[str, str], str]) -> None:
         for (namespace, key), raw in written.items():
-            area = ("kv", namespace, key)
+            area = kv_area(namespace, key)
             self._remember(area, self._stamps.of(area), raw)
 
     async def _rollback(self) -> None:
@@ -360,7 +274,7 @@ class Ledger:
         try:
             async with write as db:
                 orders, documents = build(await _orders.reserve_numbers(db, count))
-                write.touch(_kv(*key) for key in documents)
+                write.touch(kv_area(*key) for key in documents)
                 await _orders.insert_orders(db, orders)
                 written = await _orders.put_documents(db, documents, ts)
         except aiosqlite.IntegrityError as exc:
@@ -376,7 +290,7 @@ class Ledger:
         if why := _orders.check_changes(updates):
             raise LedgerError(why)
         documents = documents or {}
-        async with self.transaction((ORDERS, *(_kv(*key) for key in documents))) as db:
+        async with self.transaction((ORDERS, *(kv_area(*key) for key in documents))) as db:
             if await _orders.update_orders(db, updates, ts) != len(updates):
                 raise LedgerError(f"not every order of {sorted(updates)} is in the ledger")
             written = await _orders.put_documents(db, documents, ts)
@@ -427,7 +341,7 @@ class Ledger:
             FillRefused: a fill cannot be applied (its ``index`` says which); nothing of the batch was written.
         """
         documents = documents or {}
-        async with self.transaction((ORDERS, BOOKS, *(_kv(*key) for key in documents))) as db:
+        async with self.transaction((ORDERS, BOOKS, *(kv_area(*key) for key in documents))) as db:
             applied = await apply_fills(db, fills)
             written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
@@ -473,10 +387,10 @@ class Ledger:
                 )
             if nav is not None:
                 await self._insert_nav(db, nav)
-        if books is not None and self._stamps.of(BOOKS) == (before[0], before[1] + 2):  # no other write between
+        if books is not None and self._stamps.alone(BOOKS, before):  # no other write came between
             self._remember("books", self._stamps.of(BOOKS), marked_books(books, prices) if prices else books)
         if nav is not None:
-            self._nav_written(nav, navs)
+            self._navs.written(nav, navs)
 
     async def books(self) -> Books:
         """Cash and positions now. Each call returns its own ``positions`` dict (callers may change it)."""
@@ -496,29 +410,7 @@ class Ledger:
         before = self._stamps.of(NAV)
         async with self.transaction((NAV,)) as db:
             await self._insert_nav(db, point)
-        self._nav_written(point, before)
-
-    def _nav_written(self, point: NavPoint, before: tuple[int, int]) -> None:
-        """Follow the NAV history answers kept in memory through a point just committed (``before``: the NAV
-        stamp before its transaction); each stays what its query would now read, or all are dropped."""
-        stamp = self._stamps.of(NAV)
-        if self._navs_stamp != before or stamp != (before[0], before[1] + 2):  # another write came between
-            self._navs.clear()
-            return
-        key = (point.session, rows.ts(point.ts))
-        stored = NavPoint(rows.req_ts(key[1]), point.session, float(point.nav), float(point.cash),
-                          float(point.gross_exposure), float(point.net_exposure), point.tick_id)  # fmt: skip
-        for (since, limit), found in self._navs.items():
-            if since is not None and point.session < since:
-                continue
-            at = bisect_left(found, key, key=itemgetter(0))
-            if at < len(found) and found[at][0] == key:
-                found[at] = (key, stored)  # INSERT OR REPLACE
-            else:
-                found.insert(at, (key, stored))
-                if len(found) > limit:
-                    del found[0]
-        self._navs_stamp = stamp
+        self._navs.written(point, before)
 
     @staticmethod
     async def _insert_nav(db: aiosqlite.Connection, point: NavPoint) -> None:
@@ -538,10 +430,10 @@ class Ledger:
 
     async def nav_history(self, *, since_session: str | None = None, limit: int = 10_000) -> list[NavPoint]:
         """NAV points in time order (optionally from a session date, ISO ``YYYY-MM-DD``, on)."""
-        query = (since_session or None, limit)
+        since = since_session or None
+        if not self.readonly and (kept := self._navs.get(since, limit)) is not None:
+            return [p for _, p in kept]
         stamp = self._stamps.of(NAV)
-        if self._navs_stamp == stamp and not self.readonly and (hit := self._navs.get(query)) is not None:
-            return [p for _, p in hit]
         where, params = ("WHERE session >= ?", [since_session]) if since_session else ("", [])
         found = await self._all(
             f"SELECT * FROM (SELECT * FROM nav_history {where} ORDER BY session DESC, ts DESC LIMIT ?)"
@@ -556,13 +448,8 @@ class Ledger:
             )
             for r in found
         ]  # fmt: skip
-        if not self.readonly and len(points) <= _NAV_CACHED and self._stamps.of(NAV) == stamp:
-            if self._navs_stamp != stamp:
-                self._navs.clear()
-                self._navs_stamp = stamp
-            if len(self._navs) >= _NAV_QUERIES:
-                del self._navs[next(iter(self._navs))]
-            self._navs[query] = points
+        if not self.readonly:
+            self._navs.put(since, limit, points, stamp)
         return [p for _, p in points]
 
     # -- decision trace ---------------------------------------------------------------------------------
@@ -621,7 +508,7 @@ class Ledger:
 
     async def put_json_text(self, namespace: str, key: str, text: str, *, ts: datetime) -> None:
         """:meth:`put_json` of a document its owner encoded (a big one written every tick, with a faster encoder)."""
-        async with self.transaction((_kv(namespace, key),)) as db:
+        async with self.transaction((kv_area(namespace, key),)) as db:
             await db.execute(
                 "INSERT OR REPLACE INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)",
                 (namespace, key, text, rows.ts(ts)),
@@ -630,7 +517,7 @@ class Ledger:
 
     async def get_json(self, namespace: str, key: str) -> Any:
         """The stored document (a fresh object on every call: callers may change it)."""
-        area = _kv(namespace, key)
+        area = kv_area(namespace, key)
         raw: str | None = self._cached(area, area)
         if raw is None:
             stamp = self._stamps.of(area)
