@@ -113,8 +113,8 @@ class _Capture:
         self.statuses[outcome.status] = self.statuses.get(outcome.status, 0) + 1
         risk = self.risk
         if risk is not None and risk.last_tick_id == outcome.tick.id:
-            value = risk.snapshot.get("var_nav")
-            if isinstance(value, int | float):
+            value = risk.var_nav
+            if value is not None:
                 self.var_nav[outcome.tick.ts.astimezone(UTC).date().isoformat()] = float(value)
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
