@@ -262,7 +262,10 @@ class PaperBroker:
         book = self.book
         if after >= book.last_fill_seq:  # nothing new: no SQL on a quiet tick
             return FillBatch([], cursor)
-        found = await self.exchange.store.fills_after(self.venue, after)
+        if after >= book.recent_after:  # all of them were written by the last bar: no SQL either
+            found = [(seq, f) for seq, f in book.recent_fills if seq > after]
+        else:
+            found = await self.exchange.store.fills_after(self.venue, after)
         return FillBatch([f for _, f in found], str(found[-1][0]) if found else cursor)
 
     # -- the market ----------------------------------------------------------------------------------
@@ -281,14 +284,15 @@ class PaperBroker:
         if not changes.orders:  # nothing was worked on this bar (all accepted during it): nothing to write
             book.last_session = changes.last_session
             return
-        last_seq = await self.exchange.store.apply_bar(self.venue, changes)
+        written = await self.exchange.store.apply_bar(self.venue, changes)
         for order in changes.orders:
             book.orders[order.client_order_id] = order
         book.positions = {s: q for s, q in changes.positions.items() if q != 0}
         book.cash_flow, book.commissions = changes.cash_flow, changes.commissions
         book.next_trade, book.last_session = changes.next_trade, changes.last_session
-        if changes.fills:
-            book.last_fill_seq = last_seq
+        if written:
+            book.recent_after, book.recent_fills = book.last_fill_seq, written
+            book.last_fill_seq = written[-1][0]
 
     def _fill_bar(self, book: VenueBook, working: list[VenueOrder], view: MarketView, session: date) -> BarChanges:
         model = self.exchange.model

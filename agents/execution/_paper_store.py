@@ -128,6 +128,10 @@ class VenueBook:
     last_fill_seq: int = 0
     orders: dict[str, VenueOrder] = field(default_factory=dict)
     positions: dict[str, float] = field(default_factory=dict)
+    # The fills of the last bar written, as the store reads them back, and the last sequence number before them:
+    # a reader whose cursor is at or after it is answered from here.
+    recent_fills: list[tuple[int, BrokerFill]] = field(default_factory=list)
+    recent_after: int = 0
 
     def working(self) -> list[VenueOrder]:
         return sorted((o for o in self.orders.values() if o.state == "working"), key=lambda o: o.seq)
@@ -255,21 +259,28 @@ class PaperStore:
     async def save_order(self, order: VenueOrder) -> None:
         await self._run(lambda db: _write_orders(db, [order]), write=True)
 
-    async def apply_bar(self, venue: str, changes: BarChanges) -> int:
-        """Write one bar's effects; returns the venue's highest fill sequence number after it."""
+    async def apply_bar(self, venue: str, changes: BarChanges) -> list[tuple[int, BrokerFill]]:
+        """Write one bar's effects; returns its fills with their sequence numbers, as :meth:`fills_after` reads them.
 
-        def write(db: sqlite3.Connection) -> int:
+        Only the positions its fills moved are written (the others are unchanged).
+        """
+
+        def write(db: sqlite3.Connection) -> list[tuple[int, BrokerFill]]:
             _write_orders(db, changes.orders)
-            db.executemany(
-                "INSERT INTO venue_fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price,"
-                " commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(f.venue, f.trade_id, f.client_order_id, f.ts.isoformat(), f.symbol, f.side, f.qty, f.price,
-                  f.commission) for f in changes.fills],
-            )  # fmt: skip
+            stored: list[tuple[int, BrokerFill]] = []
+            for f in changes.fills:
+                ts = f.ts.isoformat()
+                cur = db.execute(
+                    "INSERT INTO venue_fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price,"
+                    " commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (f.venue, f.trade_id, f.client_order_id, ts, f.symbol, f.side, f.qty, f.price, f.commission),
+                )
+                stored.append((int(cur.lastrowid or 0), _stored_fill(f, ts)))
+            moved = dict.fromkeys(f.symbol for f in changes.fills)
             db.executemany(
                 "INSERT INTO venue_positions (venue, symbol, qty) VALUES (?, ?, ?)"
                 " ON CONFLICT (venue, symbol) DO UPDATE SET qty = excluded.qty",
-                [(venue, s, q) for s, q in changes.positions.items()],
+                [(venue, s, changes.positions[s]) for s in moved],
             )
             db.execute(
                 "UPDATE venue_state SET next_trade = ?, cash_flow = ?, commissions = ?, last_session = ?"
@@ -282,7 +293,7 @@ class PaperStore:
                     venue,
                 ),
             )
-            return _last_fill_seq(db, venue)
+            return stored
 
         return await self._run(write, write=True)
 
@@ -324,6 +335,12 @@ def _in_transaction(db: sqlite3.Connection, job: Callable[[sqlite3.Connection], 
 
 def _plain(db: sqlite3.Connection, job: Callable[[sqlite3.Connection], _T]) -> _T:
     return job(db)
+
+
+def _stored_fill(f: BrokerFill, ts: str) -> BrokerFill:
+    """``f`` as the store reads it back: REAL columns give floats, the timestamp is parsed from its text."""
+    return BrokerFill(f.venue, f.trade_id, f.client_order_id, datetime.fromisoformat(ts), f.symbol, f.side,
+                      float(f.qty), float(f.price), float(f.commission))  # fmt: skip
 
 
 def _last_fill_seq(db: sqlite3.Connection, venue: str) -> int:
@@ -371,7 +388,7 @@ def _load(db: sqlite3.Connection, venue: str) -> VenueBook:
     book.last_session = max(seen) if seen else None
     for r in db.execute("SELECT symbol, qty FROM venue_positions WHERE venue = ? AND qty != 0", (venue,)):
         book.positions[r["symbol"]] = r["qty"]
-    book.last_fill_seq = _last_fill_seq(db, venue)
+    book.last_fill_seq = book.recent_after = _last_fill_seq(db, venue)  # no recent fills in memory: all in SQL
     return book
 
 

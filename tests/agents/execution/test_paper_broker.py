@@ -209,6 +209,31 @@ async def test_state_survives_a_restart_and_trade_ids_are_never_reused(tmp_path:
     await again.close()
 
 
+async def test_fills_answered_from_memory_are_those_the_store_reads_back(tmp_path: Path) -> None:
+    """The last bar's fills are handed out from memory; a venue reopened on the file reads the same from SQL,
+    the fills before its restart included."""
+    model = FillModel(participation=0.1, slippage_bps=3.0, commission_per_share=0.01)
+    broker = exchange(tmp_path, model).venue("PAPER-A")
+    await broker.connect()
+    await broker.on_bar(DATA.view(DAYS[0]))
+    await broker.submit(buy("C1", qty=1500))
+    await broker.submit(buy("C2", qty=300, symbol="BBB"))
+    await broker.on_bar(DATA.view(DAYS[1]))
+    cursor = (await broker.fills_since(None)).cursor
+    await broker.on_bar(DATA.view(DAYS[2]))
+    recent, everything = await broker.fills_since(cursor), await broker.fills_since(None)
+    await broker.close()
+    again = PaperExchange(tmp_path / "paper_broker.sqlite", model).venue("PAPER-A")
+    await again.connect()
+    try:
+        assert await again.fills_since(cursor) == recent
+        assert await again.fills_since(None) == everything
+        assert [f.trade_id for f in everything.fills] == ["PAPER-A-T00000001", "PAPER-A-T00000002",
+                                                          "PAPER-A-T00000003"]  # fmt: skip
+    finally:
+        await again.close()
+
+
 async def test_venues_share_one_file_and_keep_apart(tmp_path: Path) -> None:
     ex = exchange(tmp_path)
     a, b = ex.venue("PAPER-A"), ex.venue("PAPER-B")
