@@ -171,7 +171,8 @@ class NavMemo:
             since, limit = query
             if since is not None and point.session < since:
                 continue
-            at = bisect_left(found, key, key=itemgetter(0))
+            newest = not found or found[-1][0] < key  # the usual case: no search
+            at = len(found) if newest else bisect_left(found, key, key=itemgetter(0))
             if at < len(found) and found[at][0] == key:
                 found[at] = (key, stored)
             else:

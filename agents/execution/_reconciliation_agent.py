@@ -152,8 +152,9 @@ class ReconciliationAgent(Agent):
         if view is None:
             return {}
         marks: dict[str, float] = {}
+        closes = view.today()  # the session's closes, computed once a view (last_price, without a Bar a symbol)
         for symbol in self._held | set(at_venues):
-            price = view.last_price(symbol)
+            price = closes.get(symbol)
             if price is not None and price > 0:
                 marks[symbol] = price
         return marks
