@@ -135,7 +135,7 @@ class NavMemo:
         if self.stamp != self.stamps.of(NAV) or limit <= 0:
             return None
         query = (since, limit)
-        found = self.answers.pop(query, None)
+        found = self.answers.get(query)
         if found is None:
             for (since_, limit_), rows_ in reversed(self.answers.items()):
                 if len(rows_) < limit_ and (since_ is None or (since is not None and since_ <= since)):
@@ -144,7 +144,7 @@ class NavMemo:
                     break
             if found is None:
                 return None
-        self.answers[query] = found  # the most recently used last
+        self._keep(query, found)
         return found
 
     def put(self, since: str | None, limit: int, found: NavRows, stamp: Stamp) -> None:
@@ -154,9 +154,14 @@ class NavMemo:
         if self.stamp != stamp:
             self.answers.clear()
             self.stamp = stamp
-        if len(self.answers) >= NAV_QUERIES:
+        self._keep((since, limit), found)
+
+    def _keep(self, query: tuple[str | None, int], found: NavRows) -> None:
+        """Keep ``found`` as the most recently used answer, dropping the least recently used beyond the bound."""
+        self.answers.pop(query, None)
+        while len(self.answers) >= NAV_QUERIES:
             del self.answers[next(iter(self.answers))]
-        self.answers[(since, limit)] = found
+        self.answers[query] = found
 
     def written(self, point: NavPoint, before: Stamp) -> None:
         """Follow a point just committed (``before``: the NAV stamp before its transaction), as ``INSERT OR

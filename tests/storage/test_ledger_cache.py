@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from storage._memo import BOOKS
+from storage._memo import BOOKS, NAV_QUERIES
 from storage.ledger import Ledger
 from storage.records import Fill, NavPoint, Order
 
@@ -158,3 +158,13 @@ async def test_a_cancelled_writer_leaves_the_ledger_usable(ledger: Ledger) -> No
         await task
     assert (await ledger.books()).account.cash == 1_000_000.0
     await ledger.fund(5.0, ts=T0)  # the next write can begin
+
+
+async def test_the_nav_answers_kept_stay_few_however_many_queries(ledger: Ledger) -> None:
+    """A director asking from yesterday each session must not leave an answer behind a session."""
+    await ledger.nav_history(limit=5_000)  # complete (the ledger has no point yet): later answers are cut from it
+    for day in range(1, 29):
+        point = NavPoint(T0.replace(month=2, day=day), f"2024-02-{day:02d}", float(day), 1.0, 0.0, 0.0)
+        await ledger.mark_books({}, ts=point.ts, nav=point)
+        assert [p.nav for p in await ledger.nav_history(since_session=point.session)] == [float(day)]
+    assert len(ledger._navs.answers) <= NAV_QUERIES
