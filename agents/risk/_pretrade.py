@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
 from agents.market import MarketView
 from agents.risk._book import F64, Exposure, gross_of, mark
 from agents.risk._measures import StressTable, VarModel, VarTracker
@@ -138,12 +140,37 @@ def _stress_table(scenarios: Mapping[str, StressScenario], symbols: list[str], s
     found = _STRESS_TABLES.get(key)
     if found is not None and found[0] is scenarios:
         return found[1]
-    table = StressTable.build(scenarios, symbols, sectors)
+    table = _stress_from_columns(scenarios, symbols, sectors)
     table.shocks.flags.writeable = False  # shared between ticks: nobody may change it
     if len(_STRESS_TABLES) >= 256:
         _STRESS_TABLES.clear()
     _STRESS_TABLES[key] = (scenarios, table)
     return table
+
+
+_STRESS_COLUMNS: dict[tuple[int, str, str], tuple[object, tuple[float, ...]]] = {}
+
+
+def _stress_from_columns(
+    scenarios: Mapping[str, StressScenario], symbols: list[str], sectors: list[str]
+) -> StressTable:
+    """:meth:`StressTable.build` from remembered per-symbol columns: a book that opens or closes one position
+    changes the table's key, but all its other symbols' shocks are the same as the tick before. Same numbers,
+    same (C-contiguous) layout as ``build``, so every product with it is bit-identical."""
+    names = sorted(scenarios)
+    if not names or not symbols:
+        return StressTable.build(scenarios, symbols, sectors)
+    cols = []
+    for symbol, sector in zip(symbols, sectors, strict=True):
+        key = (id(scenarios), symbol, sector)
+        found = _STRESS_COLUMNS.get(key)
+        if found is None or found[0] is not scenarios:
+            if len(_STRESS_COLUMNS) >= 65536:
+                _STRESS_COLUMNS.clear()
+            found = _STRESS_COLUMNS[key] = (scenarios, tuple(scenarios[n].shock(symbol, sector) for n in names))
+        cols.append(found[1])
+    shocks = np.ascontiguousarray(np.array(cols, dtype=np.float64).T)
+    return StressTable(names, shocks)
 
 
 def floor_lot(qty: float, lot: float) -> float:

@@ -121,3 +121,21 @@ def test_limits_summary_is_json_ready_and_against_nav() -> None:
     assert summary["portfolio"]["max_single_name_nav"] == 0.10
     assert summary["breakers"]["daily_loss_pause"] == -0.02
     assert summary["breakers"]["drawdown_gross_cap"] == pytest.approx(0.6)
+
+
+def test_the_stress_table_from_remembered_columns_is_the_full_build() -> None:
+    from agents.risk._pretrade import _stress_from_columns
+
+    scenarios = default_scenarios()
+    books = [
+        (["AAPL", "JPM", "XOM"], ["Technology", "Financials", "Energy"]),
+        (["AAPL", "XOM"], ["Technology", "Energy"]),  # a position closed: the other columns come from memory
+        (["AAPL", "JPM", "XOM", "ZZZ"], ["Technology", "Financials", "Energy", "unknown"]),
+    ]
+    for symbols, sectors in books:
+        full = StressTable.build(scenarios, symbols, sectors)
+        fast = _stress_from_columns(scenarios, symbols, sectors)
+        assert fast.names == full.names
+        assert fast.shocks.tobytes() == full.shocks.tobytes()
+        assert fast.shocks.shape == full.shocks.shape
+        assert fast.shocks.flags.c_contiguous
