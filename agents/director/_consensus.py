@@ -63,19 +63,23 @@ def build_consensus(
     views: dict[str, dict[str, Proposal]] = {}
     avoid_cache: dict[str, tuple[bool, set[str]]] = {}
     floor = settings.min_confidence
+    avoid_signals = directive.avoid_signals
     for p in proposals:
-        avoid = avoid_cache.get(p.plugin)
+        plugin = p.plugin
+        avoid = avoid_cache.get(plugin)
         if avoid is None:
-            avoid = avoid_cache[p.plugin] = avoided_symbols(p.plugin, directive.avoid_signals)
+            avoid = avoid_cache[plugin] = avoided_symbols(plugin, avoid_signals)
         if avoid[0] or p.symbol in avoid[1]:
-            ignored[p.plugin] = "avoided by the director (data-quality issue)"
+            ignored[plugin] = "avoided by the director (data-quality issue)"
             continue
-        if p.confidence < floor or p.confidence <= 0:
+        confidence = p.confidence
+        if confidence < floor or confidence <= 0:
             continue
         by_plugin = views.get(p.symbol)
         if by_plugin is None:
-            by_plugin = views[p.symbol] = {}
-        by_plugin.setdefault(p.plugin, p)
+            views[p.symbol] = {plugin: p}
+        elif plugin not in by_plugin:
+            by_plugin[plugin] = p
     members: set[str] = set()
     for by_plugin in views.values():
         members.update(by_plugin)
@@ -84,20 +88,22 @@ def build_consensus(
     quorum = max(quorum, 1)
     active_weight = sum(weights.get(p, 0.0) for p in active)
     threshold = settings.weight_threshold
+    weight_of = {name: weights.get(name, 0.0) for name in active}
     table: dict[str, Consensus] = {}
     for symbol in sorted(views):
         by_plugin = views[symbol]
-        names = sorted(by_plugin)
+        names = sorted(by_plugin) if len(by_plugin) > 1 else list(by_plugin)
         total_w = weighted = conf = 0.0
         votes: dict[str, float] = {}
         raw: dict[str, float] = {}
         for name in names:
             p = by_plugin[name]
-            w = weights.get(name, 0.0)
+            w = weight_of[name]
             total_w += w
-            votes[name] = w * p.score
-            raw[name] = w * p.score * p.confidence
-            weighted += raw[name]
+            score = p.score
+            votes[name] = w * score
+            part = raw[name] = w * score * p.confidence
+            weighted += part
             conf += w * p.confidence
         if total_w <= 0:
             table[symbol] = Consensus(symbol, 0.0, 0.0, len(names), 0.0, False, reason="its plug-ins weigh nothing")
@@ -109,14 +115,14 @@ def build_consensus(
         elif share + 1e-12 < threshold:
             reason = f"weight threshold not met: {share:.0%} of the council's weight < {threshold:.0%}"
         table[symbol] = Consensus(
-            symbol=symbol,
-            consensus=max(-1.0, min(1.0, weighted / total_w)),
-            confidence=conf / total_w,
-            views=len(names),
-            weight_share=share,
-            quorum=not reason,
-            votes=votes,
-            contributions={k: v / total_w for k, v in raw.items()},
-            reason=reason,
+            symbol,
+            max(-1.0, min(1.0, weighted / total_w)),
+            conf / total_w,
+            len(names),
+            share,
+            not reason,
+            votes,
+            {k: v / total_w for k, v in raw.items()},
+            reason,
         )
     return Council(table, active, quorum, ignored)

@@ -88,19 +88,33 @@ def plan_trades(
         reason = f"NAV is {nav:,.2f}: nothing to size against"
         return TradePack(as_of=directive.as_of, weights=weights, no_trade=dict.fromkeys(symbols, reason))
     plans: list[_Plan] = []
+    # pass-through: a symbol already at its share target gets its no-trade reason in the second pass, in
+    # plan order, exactly as _intent would word it, without a _Plan (most symbols of most ticks)
+    steps: list[_Plan | tuple[str, str]] = []
+    pass_through = settings.pass_through
+    decide = _pass_through if pass_through else _decide
+    table, working, held_of = council.table, holdings.working, holdings.qty
+    lot = float(settings.lot)
     for symbol in symbols:
         price = prices.get(symbol)
         if price is None or price <= 0:
             no_trade[symbol] = "no price today (did not trade)"
             continue
-        if symbol in holdings.working:
-            no_trade[symbol] = f"order {holdings.working[symbol]} is still working"
+        if symbol in working:
+            no_trade[symbol] = f"order {working[symbol]} is still working"
             continue
-        held = holdings.qty.get(symbol, 0.0)
-        plan = _Plan(symbol, price, held, held * price / nav, 0.0, council.table.get(symbol), "")
-        decide = _pass_through if settings.pass_through else _decide
+        held = held_of.get(symbol, 0.0)
+        c = table.get(symbol)
+        if pass_through and c is not None and c.quorum and symbol in universe:
+            qty = lot if c.consensus > 0 else 0.0
+            if abs(qty - held) < _EPS:
+                why = _pass_through_why(c, qty, settings)
+                steps.append((symbol, f"{why}; already there ({held:g} shares)"))
+                continue
+        plan = _Plan(symbol, price, held, held * price / nav, 0.0, c, "")
         if decide(plan, symbol in universe, vols.get(symbol), nav, settings, no_trade):
             plans.append(plan)
+            steps.append(plan)
     if not settings.pass_through:
         # holdings the council does not touch today still use names and gross budget
         planned = {p.symbol for p in plans}
@@ -108,7 +122,11 @@ def plan_trades(
         fixed = sum(abs(holdings.qty[s] * prices.get(s, 0.0)) for s in kept) / nav
         _budget(plans, directive, slots=directive.max_names - len(kept), room=directive.gross_target - fixed)
     chosen: list[tuple[_Plan, OrderIntent]] = []
-    for plan in plans:
+    for step in steps:
+        if isinstance(step, tuple):
+            no_trade[step[0]] = step[1]
+            continue
+        plan = step
         intent = _intent(plan, nav, settings, reducing_only, tick_id, no_trade)
         if intent is not None:
             chosen.append((plan, intent))
@@ -168,8 +186,12 @@ def _pass_through(
     qty = float(s.lot) if c.consensus > 0 else 0.0
     plan.exact_qty = qty
     plan.target = qty * plan.price / nav
-    plan.why = f"pass-through: signal {c.consensus:+.2f} -> {'long ' + str(s.lot) if qty else 'flat'}"
+    plan.why = _pass_through_why(c, qty, s)
     return True
+
+
+def _pass_through_why(c: Consensus, qty: float, s: CouncilSettings) -> str:
+    return f"pass-through: signal {c.consensus:+.2f} -> {'long ' + str(s.lot) if qty else 'flat'}"
 
 
 def _budget(plans: list[_Plan], directive: Directive, *, slots: int, room: float) -> None:

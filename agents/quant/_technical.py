@@ -9,6 +9,8 @@ is above the slow one, -1 otherwise, nothing else.
 
 from __future__ import annotations
 
+from math import isfinite
+
 import numpy as np
 
 from agents.market import MarketView
@@ -91,11 +93,25 @@ class TechnicalPlugin:
         signal = np.where(fast > slow, 1.0, -1.0)  # sma_cross(values, fast, slow) without computing both SMAs again
         ff, ss, sg = fast.tolist(), slow.tolist(), signal.tolist()
         out = []
+        name, head_fast, head_slow = self.name, f"SMA{self.fast}", f"SMA{self.slow}"
         for j in np.flatnonzero(ok).tolist():
             f, sl, sig = ff[j], ss[j], sg[j]
             rel, call = (">", "long") if sig > 0 else ("<=", "flat")
-            why = f"SMA{self.fast} {f:.4g} {rel} SMA{self.slow} {sl:.4g}: {call}"
-            out.append(proposal(self.name, symbols[j], sig, 1.0, why, {"sma_fast": f, "sma_slow": sl}))
+            why = f"{head_fast} {f:.4g} {rel} {head_slow} {sl:.4g}: {call}"
+            if isfinite(f) and isfinite(sl):  # what proposal() checks, skipped for the usual finite pair
+                # sig is +-1.0 and the confidence 1.0: already in range, nothing for proposal() to clip
+                out.append(
+                    Proposal(
+                        plugin=name,
+                        symbol=symbols[j],
+                        score=sig,
+                        confidence=1.0,
+                        rationale=why,
+                        signals={"sma_fast": f, "sma_slow": sl},
+                    )
+                )
+            else:
+                out.append(proposal(name, symbols[j], sig, 1.0, why, {"sma_fast": f, "sma_slow": sl}))
         return out
 
     def _blend(self, symbols: list[str], values: F64, history: np.ndarray) -> list[Proposal]:

@@ -202,3 +202,15 @@ def test_no_volatility_estimate_no_new_position() -> None:
     p = pack(two("NEW", 0.9), prices={"NEW": 10.0}, vols={})
     assert p.intents == []
     assert "too little history to estimate its volatility" in p.no_trade["NEW"]
+
+
+def test_pass_through_no_trade_reasons_keep_their_order_and_words() -> None:
+    s = CouncilSettings(pass_through=True, lot=100, quorum=1)
+    prices = {"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0, "E": 50.0}
+    held = {"A": 100, "C": 100, "E": 100}
+    scores = {"A": 1.0, "B": -1.0, "C": -1.0, "D": 1.0, "E": 1.0}
+    p = pack([prop("technical", k, v) for k, v in scores.items()], prices=prices, held=held, settings=s)
+    assert [i.symbol for i in p.intents] == ["C", "D"]
+    assert list(p.no_trade) == ["A", "B", "E"]  # in symbol order, as the plans would give them
+    assert p.no_trade["A"] == "pass-through: signal +1.00 -> long 100; already there (100 shares)"
+    assert p.no_trade["B"] == "pass-through: signal -1.00 -> flat; already there (0 shares)"
