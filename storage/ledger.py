@@ -44,7 +44,10 @@ _OPEN = ",".join(f"'{s}'" for s in ORDER_OPEN_STATUSES)
 
 def marked_books(books: Books, prices: Mapping[str, float]) -> Books:
     """``books`` with its positions marked at ``prices`` (what :meth:`Ledger.mark_books` writes)."""
-    positions = {s: replace(p, last_price=prices[s]) if s in prices else p for s, p in books.positions.items()}
+    positions = {  # a Position built, not dataclasses.replace (which costs several times more)
+        s: Position(p.symbol, p.qty, p.avg_cost, p.realised_pnl, prices[s]) if s in prices else p
+        for s, p in books.positions.items()
+    }
     return Books(books.account, positions)
 
 

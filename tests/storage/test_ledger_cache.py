@@ -9,14 +9,15 @@ import asyncio
 import random
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from storage._memo import BOOKS, NAV_QUERIES
-from storage.ledger import Ledger
-from storage.records import Fill, NavPoint, Order
+from storage.ledger import Ledger, marked_books
+from storage.records import Account, Books, Fill, NavPoint, Order, Position
 
 T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
 
@@ -168,3 +169,12 @@ async def test_the_nav_answers_kept_stay_few_however_many_queries(ledger: Ledger
         await ledger.mark_books({}, ts=point.ts, nav=point)
         assert [p.nav for p in await ledger.nav_history(since_session=point.session)] == [float(day)]
     assert len(ledger._navs.answers) <= NAV_QUERIES
+
+
+def test_marked_books_is_a_replace_of_the_last_price() -> None:
+    """marked_books builds each Position field by field (faster than dataclasses.replace): it must name them all."""
+    held = Position("AAA", 10.0, 100.0, 5.5, 101.0)
+    assert [f.name for f in fields(Position)] == ["symbol", "qty", "avg_cost", "realised_pnl", "last_price"]
+    books = Books(Account(1.0, 2.0, 3.0), {"AAA": held, "BBB": Position("BBB", -1.0, 7.0)})
+    marked = marked_books(books, {"AAA": 104.0, "CCC": 1.0})
+    assert marked == Books(books.account, {"AAA": replace(held, last_price=104.0), "BBB": books.positions["BBB"]})
