@@ -237,13 +237,8 @@ class AuditLog:
         """Whether :meth:`close` was called."""
         return self._fd is None
 
-    def append(
-        self, event: str, data: Mapping[str, Any], *, actor: str, tick_id: str | None = None, sync: bool = True
-    ) -> AuditRecord:
+    def append(self, event: str, data: Mapping[str, Any], *, actor: str, tick_id: str | None = None) -> AuditRecord:
         """Write one event, fsync'd, and return the record as written.
-
-        ``sync=False`` writes the line and leaves the fsync to a :meth:`sync` the caller makes before it relies
-        on the line (the runtime writes on the event loop and fsyncs on a worker thread).
 
         Args:
             event: A short dotted name, e.g. ``runtime.transition``.
@@ -280,30 +275,13 @@ class AuditLog:
             record, line = encode_record(body)
             try:
                 write_all(fd, line)
-                if self.durable and sync:
+                if self.durable:
                     os.fsync(fd)
             except OSError as exc:
                 self._failed = f"a write failed ({exc}); the file may end with a torn line"
                 raise
             self._head = AuditHead(record["seq"], record["hash"])
         return AuditRecord.from_dict(record)
-
-    def sync(self) -> None:
-        """fsync what :meth:`append` wrote with ``sync=False`` (thread-safe: a worker thread may run it while the
-        loop writes the next line). A failure makes the log refuse further appends, as a failed append does.
-
-        Raises:
-            AuditError: the log is closed or an earlier write failed.
-            OSError: the fsync failed.
-        """
-        if not self.durable:
-            return
-        fd = self._writable_fd()
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            self._failed = f"an fsync failed ({exc}); lines written since the last one may be lost"
-            raise
 
     async def aappend(
         self, event: str, data: Mapping[str, Any], *, actor: str, tick_id: str | None = None

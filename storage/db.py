@@ -28,9 +28,8 @@ async def connect(
     ``readonly`` opens an existing ledger for reading beside a running runtime (WAL allows it) and migrates nothing.
     ``durable=False`` (``synchronous=OFF``) is for throwaway ledgers only: backtests and replays on scratch homes,
     which are recomputed rather than recovered after a crash. Live ledgers are always ``synchronous=FULL``.
-    A writable connection runs its statements inline, on the event loop's thread, and a durable one its commits
-    (the fsync) on a worker thread (:mod:`storage._inline`): a statement takes microseconds, less than the hop
-    to aiosqlite's worker thread and back.
+    A writable connection runs its statements inline, on the event loop's thread (:mod:`storage._inline`): a
+    statement, even a durable commit, takes less than the hop to aiosqlite's worker thread and back.
     """
     if readonly:
         if not await asyncio.to_thread(path.exists):
@@ -38,8 +37,7 @@ async def connect(
         conn = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        connector = functools.partial(sqlite3.connect, path, isolation_level=None, check_same_thread=False)
-        conn = await InlineConnection(connector, durable_commits=durable)
+        conn = await InlineConnection(functools.partial(sqlite3.connect, path, isolation_level=None))
     conn.row_factory = sqlite3.Row
     for pragma in PRAGMAS[1:] if readonly else PRAGMAS:
         await conn.execute(pragma)

@@ -1,9 +1,8 @@
-"""The ledger's inline connection: statements on the calling thread, a durable commit on a worker thread that
-every later statement waits for; a throwaway ledger (``durable=False``) with no thread at all."""
+"""The ledger's inline connection: every statement on the calling thread, no worker thread; durable ledgers
+``synchronous=FULL``, throwaway ones (``durable=False``) ``OFF``."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -36,7 +35,10 @@ async def test_a_throwaway_ledger_runs_its_statements_on_the_calling_thread(tmp_
     durable = await Ledger.open(tmp_path / "ledger.sqlite")
     try:
         assert isinstance(durable.conn, InlineConnection)
-        assert durable.conn.durable_commits  # live ledgers fsync their commits on a worker thread
+        async with durable.conn.execute("PRAGMA synchronous") as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        assert row[0] == 2  # FULL: every commit fsync'd, inline
         assert (await durable.books()).nav == pytest.approx(1_000.0)  # what the throwaway one committed is there
     finally:
         await durable.close()
@@ -70,43 +72,3 @@ async def test_a_closed_inline_connection_refuses_statements(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="no active connection"):
         await conn.execute("SELECT 1")
     assert isinstance(conn, aiosqlite.Connection)
-
-
-async def test_a_durable_commit_runs_on_a_worker_thread_and_the_next_statement_waits_for_it(tmp_path: Path) -> None:
-    seen: list[tuple[bool, str]] = []
-    gate = threading.Event()
-    main = threading.get_ident()
-
-    def trace(sql: str) -> None:
-        seen.append((threading.get_ident() == main, sql))
-        if sql == "COMMIT":
-            gate.wait(timeout=30)  # held until the test has queued a statement behind the commit
-
-    def connector() -> sqlite3.Connection:
-        raw = sqlite3.connect(tmp_path / "x.sqlite", isolation_level=None, check_same_thread=False)
-        raw.set_trace_callback(trace)
-        return raw
-
-    conn = await InlineConnection(connector, durable_commits=True)
-    try:
-        await conn.execute("CREATE TABLE t (x)")
-        await conn.execute("BEGIN IMMEDIATE")
-        await conn.execute("INSERT INTO t VALUES (1)")
-        commit = asyncio.ensure_future(conn.execute("COMMIT"))
-        read = asyncio.ensure_future(conn.execute("SELECT x FROM t"))
-        await asyncio.sleep(0)
-        assert not read.done()  # queued behind the commit, not run beside it
-        gate.set()
-        await commit
-        cursor = await read
-        assert [tuple(r) for r in await cursor.fetchall()] == [(1,)]
-    finally:
-        gate.set()
-        await conn.close()
-    assert seen == [
-        (True, "CREATE TABLE t (x)"),
-        (True, "BEGIN IMMEDIATE"),
-        (True, "INSERT INTO t VALUES (1)"),
-        (False, "COMMIT"),
-        (True, "SELECT x FROM t"),
-    ]
