@@ -13,6 +13,7 @@ from app.cli_common import Obj, fail, run
 from app.services import start_services
 from app.wiring import build_runtime
 from runtime.bus import BusError
+from runtime.gc_tuning import freeze_loaded
 from runtime.lock import HomeLocked
 
 log = logging.getLogger("agenthedge.daemon")
@@ -44,6 +45,7 @@ def daemon(obj: Obj, interval: float | None, no_ticks: bool, no_metrics: bool) -
         except BusError as exc:
             fail(f"cannot reach the bus: {exc}")
         services = await start_services(rt, config=config, scheduler=scheduled, metrics_endpoint=not no_metrics)
+        freeze_loaded()  # the preloaded data and the agents live as long as the process
         await rt.announce()  # online: control requests are served from here on
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

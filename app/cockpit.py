@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 import click
 
 from runtime.bus import create_bus
+from runtime.gc_tuning import freeze_loaded
 from runtime.lock import HomeLocked
 from runtime.settings import ConfigError, CoreSettings, RuntimeSettings, load
 from screens import CockpitBase, CockpitSettings, key_rows, load_keymap, markdown
@@ -102,6 +103,7 @@ async def run_embedded(
         app.exit(return_code=1, message=f"the embedded runtime failed to start: {exc}")
         return
     services = await start_services(rt, config=config, metrics_endpoint=False, console_logs=False)
+    freeze_loaded()  # the preloaded data, the agents and the screens live as long as the process
     await rt.announce()
     try:
         await demo.run(speed=speed, stop=stop)

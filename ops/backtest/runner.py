@@ -11,7 +11,6 @@ inputs give the same bytes.
 from __future__ import annotations
 
 import asyncio
-import gc
 import platform
 import shutil
 import sys
@@ -43,6 +42,7 @@ from ops.backtest.record import (
 from ops.backtest.settings import BacktestSettings
 from ops.backtest.spec import BacktestSpec
 from ops.report import read_audit_lines
+from runtime.gc_tuning import freeze_loaded
 from runtime.pipeline import TickOutcome
 from runtime.runtime import Runtime
 from storage.audit import AUDIT_FILE
@@ -159,8 +159,7 @@ async def run_backtest(
         check_data(spec, data_agent, sessions)
         capture = _Capture(len(sessions), risk, on_progress)
         if freeze_gc:  # what lives now (the data panel, the agents) lives to the end: keep it out of collections
-            gc.collect()
-            gc.freeze()
+            freeze_loaded()
         loop0 = time.perf_counter()
         await replay.run(on_tick=capture)
         loop_seconds = time.perf_counter() - loop0
