@@ -21,6 +21,7 @@ from app.wiring import Market, build_replay, load_config
 from bench._common import Row, percentile, report
 from runtime.bus import MemoryBroker
 from runtime.clock import WallClock
+from runtime.gc_tuning import freeze_loaded
 from runtime.pipeline import TickOutcome
 from tests.mqtt_broker import Mosquitto, launch
 
@@ -46,6 +47,7 @@ async def measure(n: int, bus: str) -> list[float]:
         replay = build_replay(config, start=START, end=END, market=market(n))
         durations: list[float] = []
         await replay.runtime.start()
+        freeze_loaded()  # as the daemon does once started (decision 23)
         try:
 
             def keep(outcome: TickOutcome) -> None:
