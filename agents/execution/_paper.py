@@ -189,7 +189,7 @@ class PaperBroker:
         try:
             await self.exchange.store.add_orders(placed, next_order=book.next_order, last_session=book.last_session)
             for order in placed:
-                book.orders[order.client_order_id] = order
+                book.put(order)
         finally:
             for order in placed:
                 self._pending.pop(order.client_order_id, None)
@@ -238,7 +238,8 @@ class PaperBroker:
         if order.state == "working":
             done = replace(order, state="cancelled", reason="cancelled on request")
             await self.exchange.store.save_order(done)
-            book.orders[client_order_id] = order = done
+            book.put(done)
+            order = done
         if failure == "timeout_after_accept":
             raise BrokerTimeout(self.venue, "cancel answer lost (injected; the cancel was done)")
         return order.snapshot()
@@ -286,7 +287,7 @@ class PaperBroker:
             return
         written = await self.exchange.store.apply_bar(self.venue, changes)
         for order in changes.orders:
-            book.orders[order.client_order_id] = order
+            book.put(order)
         book.positions = {s: q for s, q in changes.positions.items() if q != 0}
         book.cash_flow, book.commissions = changes.cash_flow, changes.commissions
         book.next_trade, book.last_session = changes.next_trade, changes.last_session

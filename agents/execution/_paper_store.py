@@ -132,9 +132,19 @@ class VenueBook:
     # a reader whose cursor is at or after it is answered from here.
     recent_fills: list[tuple[int, BrokerFill]] = field(default_factory=list)
     recent_after: int = 0
+    # The working orders among ``orders`` (which keeps every order ever accepted): a bar, a reconciliation
+    # costs what is working, not the venue's whole history. Change ``orders`` through :meth:`put` only.
+    _working: dict[str, VenueOrder] = field(default_factory=dict)
+
+    def put(self, order: VenueOrder) -> None:
+        self.orders[order.client_order_id] = order
+        if order.state == "working":
+            self._working[order.client_order_id] = order
+        else:
+            self._working.pop(order.client_order_id, None)
 
     def working(self) -> list[VenueOrder]:
-        return sorted((o for o in self.orders.values() if o.state == "working"), key=lambda o: o.seq)
+        return sorted(self._working.values(), key=lambda o: o.seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,23 +374,25 @@ def _load(db: sqlite3.Connection, venue: str) -> VenueBook:
         last_session=_day(state["last_session"]),
     )
     for r in db.execute("SELECT * FROM venue_orders WHERE venue = ? ORDER BY seq", (venue,)):
-        book.orders[r["client_order_id"]] = VenueOrder(
-            venue=venue,
-            client_order_id=r["client_order_id"],
-            broker_order_id=r["broker_order_id"],
-            seq=r["seq"],
-            symbol=r["symbol"],
-            side=cast(Side, r["side"]),
-            qty=r["qty"],
-            limit_price=r["limit_price"],
-            state=cast(VenueOrderState, r["state"]),
-            accepted_at=datetime.fromisoformat(r["accepted_at"]),
-            accepted_session=_day(r["accepted_session"]),
-            filled_qty=r["filled_qty"],
-            commission=r["commission"],
-            last_bar=_day(r["last_bar"]),
-            bars=r["bars"],
-            reason=r["reason"],
+        book.put(
+            VenueOrder(
+                venue=venue,
+                client_order_id=r["client_order_id"],
+                broker_order_id=r["broker_order_id"],
+                seq=r["seq"],
+                symbol=r["symbol"],
+                side=cast(Side, r["side"]),
+                qty=r["qty"],
+                limit_price=r["limit_price"],
+                state=cast(VenueOrderState, r["state"]),
+                accepted_at=datetime.fromisoformat(r["accepted_at"]),
+                accepted_session=_day(r["accepted_session"]),
+                filled_qty=r["filled_qty"],
+                commission=r["commission"],
+                last_bar=_day(r["last_bar"]),
+                bars=r["bars"],
+                reason=r["reason"],
+            )
         )
     seen = [d for o in book.orders.values() for d in (o.accepted_session, o.last_bar) if d is not None]
     if book.last_session is not None:

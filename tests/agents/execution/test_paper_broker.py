@@ -234,6 +234,40 @@ async def test_fills_answered_from_memory_are_those_the_store_reads_back(tmp_pat
         await again.close()
 
 
+async def test_the_working_orders_kept_apart_follow_every_change(tmp_path: Path) -> None:
+    """A venue keeps its working orders beside its whole history; after fills, a cancel, a rejection and a
+    restart they are still exactly the working ones of the history, in acceptance order."""
+
+    def consistent(broker: PaperBroker) -> list[str]:
+        book = broker.book
+        every = sorted((o for o in book.orders.values() if o.state == "working"), key=lambda o: o.seq)
+        assert book.working() == every
+        return [o.client_order_id for o in every]
+
+    broker = exchange(tmp_path, FillModel.no_costs(participation=0.1)).venue("PAPER-A")
+    await broker.connect()
+    await broker.on_bar(DATA.view(DAYS[0]))
+    await broker.submit(buy("C1", qty=1500))  # fills over two bars
+    await broker.submit(buy("C2", limit=1.0))  # never fills
+    with pytest.raises(BrokerRejected):
+        await broker.submit(buy("C3", qty=-1))  # rejected: in the history, never working
+    await broker.submit(buy("C4", symbol="BBB"))
+    assert consistent(broker) == ["C1", "C2", "C4"]
+    await broker.on_bar(DATA.view(DAYS[1]))
+    assert consistent(broker) == ["C1", "C2"]
+    await broker.cancel("C2")
+    await broker.on_bar(DATA.view(DAYS[2]))
+    assert consistent(broker) == []
+    await broker.submit(buy("C5"))
+    await broker.close()
+    again = PaperExchange(tmp_path / "paper_broker.sqlite", FillModel.no_costs(participation=0.1)).venue("PAPER-A")
+    await again.connect()
+    try:
+        assert consistent(again) == ["C5"]
+    finally:
+        await again.close()
+
+
 async def test_venues_share_one_file_and_keep_apart(tmp_path: Path) -> None:
     ex = exchange(tmp_path)
     a, b = ex.venue("PAPER-A"), ex.venue("PAPER-B")
