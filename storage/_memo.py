@@ -61,8 +61,8 @@ class Stamps:
 @dataclass(slots=True)
 class Writer:
     """The ledger's side of a write: its connection, lock and stamps. ``inline``: an
-    :class:`~storage._inline.InlineConnection`, whose COMMIT either runs without a suspension point or (durable)
-    on a thread that finishes it even if the caller is cancelled, so it needs no shield (a task a transaction)."""
+    :class:`~storage._inline.InlineConnection`, whose COMMIT runs on the caller's thread without a suspension
+    point, so a cancellation cannot leave it half done and it needs no shield (a task a transaction)."""
 
     conn: aiosqlite.Connection
     lock: asyncio.Lock
