@@ -11,10 +11,8 @@ in-memory mirror (:class:`VenueBook`) is updated only after the commit, so a fai
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -165,41 +163,28 @@ def _day(value: str | None) -> date | None:
 
 
 class PaperStore:
-    """The SQLite file of the paper venues: one connection, one writer, one worker thread.
+    """The SQLite file of the paper venues: one connection, one writer.
 
-    A whole transaction runs in one hop to the store's own thread (not one hop a statement): the loop never waits
-    on the disk, and a tick's orders or a bar's fills cost one hop and one commit. Durability is decided in
-    docs/decisions.md: WAL with ``synchronous=NORMAL``, which loses nothing when the process dies.
-
-    ``durable=False`` (throwaway homes: backtests, test replays, as ``RUNTIME_DURABLE``) opens it
-    ``synchronous=OFF`` and runs every transaction inline on the caller's thread: with nothing waiting on the
-    disk, the hop to the worker thread would cost more than the transaction.
+    A tick's orders or a bar's fills are one transaction, run inline on the caller's (the event loop's) thread:
+    with ``synchronous=NORMAL`` (WAL) a commit waits on no disk, so a hop to a worker thread would cost more than
+    the transaction itself (decisions 18 and 21). A transaction is one synchronous call: a cancelled caller cannot
+    leave it half done, and no other coroutine can interleave with it. ``synchronous=NORMAL`` loses nothing when
+    the process dies; ``durable=False`` (throwaway homes: backtests, test replays, as ``RUNTIME_DURABLE``) opens
+    it ``synchronous=OFF``.
     """
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = path
         self.durable = durable
         self._conn: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
-        self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        if self._conn is not None:
-            return
-        if not self.durable:
+        if self._conn is None:
             self._conn = self._open()
-            return
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paper-store")
-        try:
-            self._conn = await asyncio.get_running_loop().run_in_executor(thread, self._open)
-        except BaseException:
-            thread.shutdown(wait=False)
-            raise
-        self._thread = thread
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             for pragma in (*PRAGMAS, SYNCHRONOUS if self.durable else "PRAGMA synchronous=OFF"):
@@ -218,31 +203,16 @@ class PaperStore:
         return conn
 
     async def close(self) -> None:
-        conn, thread = self._conn, self._thread
-        self._conn = self._thread = None
-        if conn is not None and thread is None:  # inline (not durable)
-            async with self._lock:
-                conn.close()
-        if conn is not None and thread is not None:
-            async with self._lock:
-                await asyncio.get_running_loop().run_in_executor(thread, conn.close)
-            thread.shutdown(wait=False)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     async def _run(self, job: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
-        """Run ``job`` on the store's thread, in one ``BEGIN IMMEDIATE`` transaction when ``write``.
-
-        Once started the job finishes (commit or rollback) even if the caller is cancelled: the thread runs it
-        to the end, and the next job queues behind it.
-        """
-        conn, thread = self._conn, self._thread
-        if conn is None or (thread is None and self.durable):
+        """Run ``job``, in one ``BEGIN IMMEDIATE`` transaction when ``write``."""
+        conn = self._conn
+        if conn is None:
             raise RuntimeError(f"the paper venue store {self.path} is not open")
-        if thread is None:  # not durable: inline
-            async with self._lock:
-                return (_in_transaction if write else _plain)(conn, job)
-        async with self._lock:
-            return await asyncio.get_running_loop().run_in_executor(thread, _in_transaction if write else _plain,
-                                                                    conn, job)  # fmt: skip
+        return (_in_transaction if write else _plain)(conn, job)
 
     # -- loading -------------------------------------------------------------------------------------
     async def load(self, venue: str) -> VenueBook:
