@@ -117,8 +117,10 @@ class MarketView:
         j = self.data.col.get(symbol)
         if j is None or self.row < 0 or np.isnan(self.data.panel["close"][self.row, j]):
             return None
+        return self._bar(symbol, self.row, j)
+
+    def _bar(self, symbol: str, r: int, j: int) -> Bar:
         p = self.data.panel
-        r = self.row
         return Bar(
             symbol,
             self.data.dates[r],
@@ -137,18 +139,7 @@ class MarketView:
         p = self.data.panel
         start = max(0, self.row + 1 - 3 * n)
         rows = [r for r in range(start, self.row + 1) if not np.isnan(p["close"][r, j])][-n:]
-        return [
-            Bar(
-                symbol,
-                self.data.dates[r],
-                float(p["open"][r, j]),
-                float(p["high"][r, j]),
-                float(p["low"][r, j]),
-                float(p["close"][r, j]),
-                float(p["volume"][r, j]),
-            )
-            for r in rows
-        ]
+        return [self._bar(symbol, r, j) for r in rows]
 
     def last_price(self, symbol: str) -> float | None:
         bar = self.last(symbol)
