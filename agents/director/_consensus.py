@@ -90,8 +90,31 @@ def build_consensus(
     threshold = settings.weight_threshold
     weight_of = {name: weights.get(name, 0.0) for name in active}
     table: dict[str, Consensus] = {}
+    single = quorum <= 1
     for symbol in sorted(views):
         by_plugin = views[symbol]
+        if single and len(by_plugin) == 1:
+            # the usual case of one view on a symbol, with the quorum met: the loop below with one name,
+            # spelt out with the same operations (the 0.0 + keeps a -0.0 score's consensus at +0.0, as there)
+            ((name, p),) = by_plugin.items()
+            w = weight_of[name]
+            if w > 0 and active_weight > 0:
+                share = w / active_weight
+                if share + 1e-12 >= threshold:
+                    score, confidence = p.score, p.confidence
+                    part = w * score * confidence
+                    table[symbol] = Consensus(
+                        symbol,
+                        max(-1.0, min(1.0, (0.0 + part) / w)),
+                        (0.0 + w * confidence) / w,
+                        1,
+                        share,
+                        True,
+                        {name: w * score},
+                        {name: part / w},
+                        "",
+                    )
+                    continue
         names = sorted(by_plugin) if len(by_plugin) > 1 else list(by_plugin)
         total_w = weighted = conf = 0.0
         votes: dict[str, float] = {}
