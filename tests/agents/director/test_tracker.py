@@ -274,3 +274,20 @@ async def test_persistence_round_trip_through_a_real_sqlite_ledger(tmp_path: Pat
         await empty.close()
     finally:
         await reopened.close()
+
+
+def test_the_stored_text_is_the_document_encoded_whole_after_every_kind_of_tick() -> None:
+    from pydantic_core import to_json
+
+    tracker = PerformanceTracker(CouncilSettings())
+    assert tracker.to_json_text() == to_json(tracker.to_json()).decode()
+    for n in range(8):  # intents, fills, quiet ticks and old sessions dropped: the cached half follows each
+        day = START + timedelta(days=n)
+        pack = TradePack(as_of=day, intents=[intent("X", {"good": 0.3}, iid=f"i{n}")] if n % 3 == 0 else [])
+        fills = [fill("X", "buy", 10, 100.0 + n, f"i{n - 1}", n)] if n % 3 == 1 else []
+        tracker.update(day, plugins=PLUGINS, proposals=[prop("good", "X", 0.5)], prices={"X": 100.0 + n},
+                       pack=pack, report=ExecutionReport(fills=fills), nav=1e6)  # fmt: skip
+        assert tracker.to_json_text() == to_json(tracker.to_json()).decode()
+    copy = PerformanceTracker(CouncilSettings())
+    copy.restore(json.loads(tracker.to_json_text()))
+    assert copy.to_json_text() == tracker.to_json_text()
