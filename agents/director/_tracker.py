@@ -85,6 +85,7 @@ class PerformanceTracker:
         self.updates = 0
         self.loaded = False
         self._tail: bytes | None = None  # the encoded intents, books, seen fills and unattributed P&L
+        self._book_text: dict[str, bytes] = {}  # symbol -> its encoded "symbol":{book} member, until a fill
 
     # -- weights ---------------------------------------------------------------------------------------
     def ensure(self, plugins: list[str]) -> None:
@@ -284,6 +285,7 @@ class PerformanceTracker:
             while len(self.seen_fills) > _MAX_FILLS:
                 self.seen_fills.popitem(last=False)
             shares = self.shares_of(fill.intent_id)
+            self._book_text.pop(fill.symbol, None)
             book = self.books.setdefault(fill.symbol, AttributedPosition())
             pnl, unattributed = attribute_fill(book, fill, shares)
             if book.qty == 0:
@@ -354,13 +356,37 @@ class PerformanceTracker:
         """
         tail = self._tail
         if tail is None:
-            tail = self._tail = to_json(self._tail_json())
+            tail = self._tail = self._encode_tail()
         head = to_json(self._head_json())
         return (head[:-1] + b"," + tail[1:]).decode()
+
+    def _encode_tail(self) -> bytes:
+        """``to_json(self._tail_json())``, with each book encoded once per fill of its symbol."""
+        cached = self._book_text
+        books = []
+        for symbol, book in sorted(self.books.items()):
+            text = cached.get(symbol)
+            if text is None:
+                text = cached[symbol] = to_json(symbol) + b":" + to_json(book.to_json())
+            books.append(text)
+        return b"".join(
+            (
+                b'{"intents":',
+                to_json(self.intents),
+                b',"books":{',
+                b",".join(books),
+                b'},"seen_fills":',
+                to_json(list(self.seen_fills)),
+                b',"unattributed_pnl":',
+                to_json(self.unattributed_pnl),
+                b"}",
+            )
+        )
 
     def restore(self, doc: dict[str, Any]) -> None:
         """Replace the state with a document from :meth:`to_json`."""
         self._tail = None
+        self._book_text = {}
         if doc.get("version") != VERSION:
             raise ValueError(f"tracker document version {doc.get('version')!r}; this build reads {VERSION}")
         self.session = date.fromisoformat(doc["session"]) if doc.get("session") else None
