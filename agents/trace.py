@@ -74,21 +74,32 @@ def decision_records(tick: Tick) -> list[tuple[str, str, dict[str, Any]]]:
     no_trade = pack.no_trade
     session = pack.as_of.isoformat()
     out = []
+    tick_id = tick.id
     for symbol in sorted(votes.keys() | intents.keys() | no_trade.keys()):
-        legs = [_leg(i, risk.get(i.id), compliance.get(i.id), report) for i in intents.get(symbol, ())]
-        outcome = _outcome(legs, no_trade.get(symbol))
+        mine = intents.get(symbol)
+        if mine is None:  # most symbols on most ticks: what _outcome and _why say of no legs
+            legs: list[dict[str, Any]] = []
+            outcome = "no_intent"
+            why: str | None = no_trade.get(symbol) or _NO_VIEW
+        else:
+            legs = [_leg(i, risk.get(i.id), compliance.get(i.id), report) for i in mine]
+            outcome = _outcome(legs, no_trade.get(symbol))
+            why = None if outcome == "sent" else _why(legs, no_trade.get(symbol))
         record = {
             "directive": shown,
             "intents": legs,
             "outcome": outcome,
             "session": session,
             "symbol": symbol,
-            "tick_id": tick.id,
+            "tick_id": tick_id,
             "votes": votes.get(symbol, []),
-            "why_no_trade": None if outcome == "sent" else _why(legs, no_trade.get(symbol)),
+            "why_no_trade": why,
         }
         out.append((symbol, outcome, record))
     return out
+
+
+_NO_VIEW = "no plug-in view strong enough for an order"
 
 
 def encode_record(record: dict[str, Any]) -> str:
@@ -151,7 +162,7 @@ def _outcome(legs: list[dict[str, Any]], no_trade: str | None) -> str:
 
 def _why(legs: list[dict[str, Any]], no_trade: str | None) -> str:
     if not legs:
-        return no_trade or "no plug-in view strong enough for an order"
+        return no_trade or _NO_VIEW
     reasons = []
     for leg in legs:
         for stage in ("risk", "compliance"):
