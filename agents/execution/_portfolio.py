@@ -76,7 +76,7 @@ def portfolio_state(
     problems: list[str] | None = None,
 ) -> PortfolioState:
     nav = books.nav
-    positions: list[PositionState] = []
+    positions: list[dict[str, object]] = []  # validated with the state in one call: no __init__ a position
     net_sector: dict[str, float] = {}
     gross_sector: dict[str, float] = {}
     unrealised = 0.0
@@ -89,41 +89,43 @@ def portfolio_state(
         net_sector[sector] = net_sector.get(sector, 0.0) + value
         gross_sector[sector] = gross_sector.get(sector, 0.0) + abs(value)
         positions.append(
-            PositionState(
-                symbol=symbol,
-                sector=sector,
-                qty=p.qty,
-                avg_cost=p.avg_cost,
-                last_price=p.last_price,
-                market_value=value,
-                unrealised_pnl=pnl,
-                realised_pnl=p.realised_pnl,
-                weight=value / nav if nav else 0.0,
-            )
+            {
+                "symbol": symbol,
+                "sector": sector,
+                "qty": p.qty,
+                "avg_cost": p.avg_cost,
+                "last_price": p.last_price,
+                "market_value": value,
+                "unrealised_pnl": pnl,
+                "realised_pnl": p.realised_pnl,
+                "weight": value / nav if nav else 0.0,
+            }
         )
     account = books.account
     total = nav - account.initial_capital
     gross = books.gross_exposure
-    return PortfolioState(
-        as_of=as_of,
-        ts=ts,
-        tick_id=tick_id,
-        nav=nav,
-        cash=account.cash,
-        initial_capital=account.initial_capital,
-        positions=positions,
-        gross_exposure=gross,
-        net_exposure=books.net_exposure,
-        gross_leverage=gross / nav if nav else 0.0,
-        exposure_by_sector=dict(sorted(net_sector.items())),
-        gross_by_sector=dict(sorted(gross_sector.items())),
-        previous_nav=previous_nav,
-        day_pnl=nav - previous_nav if previous_nav is not None else 0.0,
-        total_pnl=total,
-        realised_pnl=total - unrealised + account.commissions,
-        unrealised_pnl=unrealised,
-        commissions=account.commissions,
-        open_orders=open_orders,
-        reconciled=not problems,
-        problems=list(problems or []),
+    return PortfolioState.model_validate(
+        {
+            "as_of": as_of,
+            "ts": ts,
+            "tick_id": tick_id,
+            "nav": nav,
+            "cash": account.cash,
+            "initial_capital": account.initial_capital,
+            "positions": positions,
+            "gross_exposure": gross,
+            "net_exposure": books.net_exposure,
+            "gross_leverage": gross / nav if nav else 0.0,
+            "exposure_by_sector": dict(sorted(net_sector.items())),
+            "gross_by_sector": dict(sorted(gross_sector.items())),
+            "previous_nav": previous_nav,
+            "day_pnl": nav - previous_nav if previous_nav is not None else 0.0,
+            "total_pnl": total,
+            "realised_pnl": total - unrealised + account.commissions,
+            "unrealised_pnl": unrealised,
+            "commissions": account.commissions,
+            "open_orders": open_orders,
+            "reconciled": not problems,
+            "problems": list(problems or []),
+        }
     )
