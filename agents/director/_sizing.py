@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from agents.director._consensus import Consensus, Council
 from agents.director._settings import CouncilSettings
@@ -121,7 +122,7 @@ def plan_trades(
         kept = [s for s in holdings.qty if s not in planned and holdings.qty[s]]
         fixed = sum(abs(holdings.qty[s] * prices.get(s, 0.0)) for s in kept) / nav
         _budget(plans, directive, slots=directive.max_names - len(kept), room=directive.gross_target - fixed)
-    chosen: list[tuple[_Plan, OrderIntent]] = []
+    chosen: list[tuple[_Plan, dict[str, Any]]] = []
     for step in steps:
         if isinstance(step, tuple):
             no_trade[step[0]] = step[1]
@@ -130,8 +131,9 @@ def plan_trades(
         intent = _intent(plan, nav, settings, reducing_only, tick_id, no_trade)
         if intent is not None:
             chosen.append((plan, intent))
-    chosen.sort(key=lambda pi: (not pi[1].reduces_exposure, -pi[0].strength, pi[0].symbol))
-    intents = [i.model_copy(update={"priority": n}) for n, (_, i) in enumerate(chosen)]
+    chosen.sort(key=lambda pi: (not pi[1]["reduces_exposure"], -pi[0].strength, pi[0].symbol))
+    # each intent built once, with its priority (not built with 0 and copied)
+    intents = [OrderIntent(priority=n, **fields) for n, (_, fields) in enumerate(chosen)]
     return TradePack(as_of=directive.as_of, intents=intents, weights=weights, no_trade=no_trade)
 
 
@@ -212,7 +214,8 @@ def _budget(plans: list[_Plan], directive: Directive, *, slots: int, room: float
 
 def _intent(
     plan: _Plan, nav: float, s: CouncilSettings, reducing_only: bool, tick_id: str, no_trade: dict[str, str]
-) -> OrderIntent | None:
+) -> dict[str, Any] | None:
+    """The fields of the plan's :class:`OrderIntent` but its priority (None, with a reason, without one)."""
     symbol = plan.symbol
     if plan.exact_qty is not None:
         delta = plan.exact_qty - plan.held
@@ -234,18 +237,17 @@ def _intent(
         no_trade[symbol] = f"{plan.why}; order of {notional:,.0f} is under the {s.min_notional:,.0f} minimum"
         return None
     c = plan.consensus
-    return OrderIntent(
-        id=f"{tick_id}:{symbol}",
-        symbol=symbol,
-        side="buy" if delta > 0 else "sell",
-        qty=abs(delta),
-        ref_price=plan.price,
-        priority=0,
-        target_weight=round(plan.target, 8),
-        current_weight=round(plan.current, 8),
-        consensus=round(c.consensus, 8) if c is not None else 0.0,
-        votes={p: round(v, 8) for p, v in c.votes.items()} if c is not None else {},
-        rationale=f"{plan.why}; from {plan.current:+.2%} ({plan.held:g} shares)",
-        reduces_exposure=plan.reduces,
-        strategy="council-pass-through" if s.pass_through else "council",
-    )
+    return {
+        "id": f"{tick_id}:{symbol}",
+        "symbol": symbol,
+        "side": "buy" if delta > 0 else "sell",
+        "qty": abs(delta),
+        "ref_price": plan.price,
+        "target_weight": round(plan.target, 8),
+        "current_weight": round(plan.current, 8),
+        "consensus": round(c.consensus, 8) if c is not None else 0.0,
+        "votes": {p: round(v, 8) for p, v in c.votes.items()} if c is not None else {},
+        "rationale": f"{plan.why}; from {plan.current:+.2%} ({plan.held:g} shares)",
+        "reduces_exposure": plan.reduces,
+        "strategy": "council-pass-through" if s.pass_through else "council",
+    }
