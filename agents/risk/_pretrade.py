@@ -214,14 +214,15 @@ class _Checker:
         self.approved += 1
         return Verdict(intent_id=intent.id, symbol=intent.symbol, approved=True, qty=qty, reasons=self.reasons)
 
-    def _cut(self, qty: float, room: float, rule: Rule, detail: str) -> float:
-        """``qty`` if it fits in ``room`` (shares), else the largest lot that does; none left rejects."""
+    def _cut(self, qty: float, room: float, rule: Rule, detail: Callable[[], str]) -> float:
+        """``qty`` if it fits in ``room`` (shares), else the largest lot that does; none left rejects.
+        ``detail`` is only formatted for a cut or a rejection (most checks pass)."""
         if qty <= room * (1 + _TOL) + _TOL:
             return qty
         new = floor_lot(max(room, 0.0), self.s.lot_size)
         if new <= 0:
-            raise _Rejected(f"{rule}: {detail}; no room left")
-        self.reasons.append(f"{rule}: {detail}; cut {_fmt(qty)} -> {_fmt(new)}")
+            raise _Rejected(f"{rule}: {detail()}; no room left")
+        self.reasons.append(f"{rule}: {detail()}; cut {_fmt(qty)} -> {_fmt(new)}")
         return new
 
     def _check(self, intent: OrderIntent) -> float:
@@ -259,16 +260,22 @@ class _Checker:
                     f"{Rule.REDUCING_ONLY}: the runtime is REDUCING and {intent.side} {_fmt(qty)} {sym} would "
                     f"increase gross exposure (position {_fmt(pos)})"
                 )
-            qty = self._cut(qty, room, Rule.REDUCING_ONLY, f"only the {_fmt(room)} held may be closed while REDUCING")
+            qty = self._cut(
+                qty, room, Rule.REDUCING_ONLY, lambda: f"only the {_fmt(room)} held may be closed while REDUCING"
+            )
         if sym in self.ctx.stop_loss and sign * pos > 0:
             raise _Rejected(f"{Rule.STOP_LOSS}: {sym} is under its stop-loss; nothing may add to it")
-        qty = self._cut(qty, s.max_order_shares, Rule.ORDER_SHARES, f"order above {_fmt(s.max_order_shares)} shares")
+        qty = self._cut(
+            qty, s.max_order_shares, Rule.ORDER_SHARES, lambda: f"order above {_fmt(s.max_order_shares)} shares"
+        )
         limit = s.max_order_notional_nav * self.nav
         qty = self._cut(
             qty,
             limit / price,
             Rule.ORDER_NOTIONAL,
-            f"order of {qty * price:,.0f} is {qty * price / self.nav:.2%} of NAV > {s.max_order_notional_nav:.2%}",
+            lambda: (
+                f"order of {qty * price:,.0f} is {qty * price / self.nav:.2%} of NAV > {s.max_order_notional_nav:.2%}"
+            ),
         )
         adv = self.view.adv(sym, s.adv_days) if self.view is not None else 0.0
         if adv <= 0:
@@ -277,7 +284,10 @@ class _Checker:
             qty,
             s.max_adv_fraction * adv,
             Rule.ADV,
-            f"{_fmt(qty)} shares is {qty / adv:.1%} of the {s.adv_days}-day ADV {adv:,.0f} > {s.max_adv_fraction:.0%}",
+            lambda: (
+                f"{_fmt(qty)} shares is {qty / adv:.1%} of the {s.adv_days}-day ADV {adv:,.0f} "
+                f"> {s.max_adv_fraction:.0%}"
+            ),
         )
         reducing = sign * pos < 0 and qty <= abs(pos) * (1 + _TOL)
         if not reducing:
@@ -297,7 +307,7 @@ class _Checker:
             qty,
             room(s.max_single_name_nav * nav),
             Rule.SINGLE_NAME,
-            f"{sym} would be {post / nav:.1%} of NAV > {s.max_single_name_nav:.1%}",
+            lambda: f"{sym} would be {post / nav:.1%} of NAV > {s.max_single_name_nav:.1%}",
         )
         sector = self.book.sectors[j]
         held = self.sector_gross.get(sector, 0.0)
@@ -306,7 +316,7 @@ class _Checker:
             qty,
             room(abs(pre) + max(0.0, s.max_sector_nav * nav - held)),
             Rule.SECTOR,
-            f"sector {sector} would be {after / nav:.1%} of NAV > {s.max_sector_nav:.1%}",
+            lambda: f"sector {sector} would be {after / nav:.1%} of NAV > {s.max_sector_nav:.1%}",
         )
         after = self.gross - abs(pre) + abs(pre + sign * qty * price)
         capped = "" if self.gross_cap >= s.max_gross_leverage else " (drawdown cap)"
@@ -314,7 +324,7 @@ class _Checker:
             qty,
             room(abs(pre) + max(0.0, self.gross_cap * nav - self.gross)),
             Rule.GROSS,
-            f"gross would be {after / nav:.2f}x NAV > {self.gross_cap:.2f}x{capped}",
+            lambda: f"gross would be {after / nav:.2f}x NAV > {self.gross_cap:.2f}x{capped}",
         )
         step = sign * price
         qty = self._measure_cut(
@@ -358,7 +368,7 @@ class _Checker:
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if at(mid) <= bound * (1 + _TOL) + _TOL else (lo, mid)
         detail = f"{label} would be {full / self.nav:.2%} of NAV > {limit / self.nav:.2%}"
-        return self._cut(qty, lo, rule, detail)
+        return self._cut(qty, lo, rule, lambda: detail)
 
     def _apply(self, j: int, delta: float, price: float) -> None:
         pre = float(self.values[j])
