@@ -66,12 +66,13 @@ def build_consensus(
     avoid_signals = directive.avoid_signals
     for p in proposals:
         plugin = p.plugin
-        avoid = avoid_cache.get(plugin)
-        if avoid is None:
-            avoid = avoid_cache[plugin] = avoided_symbols(plugin, avoid_signals)
-        if avoid[0] or p.symbol in avoid[1]:
-            ignored[plugin] = "avoided by the director (data-quality issue)"
-            continue
+        if avoid_signals:  # usually empty: then nothing is avoided
+            avoid = avoid_cache.get(plugin)
+            if avoid is None:
+                avoid = avoid_cache[plugin] = avoided_symbols(plugin, avoid_signals)
+            if avoid[0] or p.symbol in avoid[1]:
+                ignored[plugin] = "avoided by the director (data-quality issue)"
+                continue
         confidence = p.confidence
         if confidence < floor or confidence <= 0:
             continue
