@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 
 from storage import _rows as rows
-from storage.records import ORDER_FINAL_STATUSES, Fill
+from storage.records import ORDER_FINAL_STATUSES, Fill, Position
 
 QTY_EPSILON = 1e-9
 _CHUNK = 300  # bound parameters per SELECT ... IN (...), well under SQLite's limit
@@ -59,7 +59,22 @@ async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
     return (await apply_fills(db, [fill]))[0]
 
 
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """What a batch wrote to the books, as the ledger now stores it: every position it touched (closed ones at
+    qty 0) and the account's cash and commissions. Lets the ledger keep its books in memory across a batch."""
+
+    positions: dict[str, Position]
+    cash: float
+    commissions: float
+
+
 async def apply_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> list[bool]:
+    """:func:`apply_fills_booked` without what was booked."""
+    return (await apply_fills_booked(db, fills))[0]
+
+
+async def apply_fills_booked(db: aiosqlite.Connection, fills: Sequence[Fill]) -> tuple[list[bool], Booked | None]:
     """Apply ``fills`` in order; for each, True when applied, False for a duplicate (no change).
 
     A duplicate is a fill already in the ledger, or delivered earlier in the same batch, with the same terms.
@@ -71,7 +86,7 @@ async def apply_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> list[b
             trade id for other terms, or the account is not funded. Nothing was written.
     """
     if not fills:
-        return []
+        return [], None
     known = await _known_fills(db, fills)
     orders = await _orders(db, {f.client_order_id for f in fills})
     positions: dict[str, _PositionState] = {}
@@ -117,9 +132,8 @@ async def apply_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> list[b
         new_fills.append(fill)
         applied.append(True)
     if not new_fills:
-        return applied
-    await _write(db, applied.index(True), new_fills, orders, positions, cash_moves)
-    return applied
+        return applied, None
+    return applied, await _write(db, applied.index(True), new_fills, orders, positions, cash_moves)
 
 
 async def _write(
@@ -129,7 +143,7 @@ async def _write(
     orders: dict[str, _OrderState],
     positions: dict[str, _PositionState],
     cash_moves: list[tuple[float, float]],
-) -> None:
+) -> Booked:
     async with db.execute("SELECT cash, commissions FROM account WHERE id = 1") as cur:
         account = await cur.fetchone()
     if account is None:  # refused before anything is written
@@ -159,6 +173,12 @@ async def _write(
         "UPDATE account SET cash = ?, commissions = ?, updated_at = ? WHERE id = 1",
         (balance, commissions, rows.ts(new_fills[-1].ts)),
     )
+    touched = {  # float(): REAL columns give back floats, whatever was bound
+        s: Position(s, float(p.qty), float(p.avg_cost), float(p.realised_pnl),
+                    None if p.last_price is None else float(p.last_price))
+        for s, p in positions.items() if p.touched
+    }  # fmt: skip
+    return Booked(touched, float(balance), float(commissions))
 
 
 async def _known_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> dict[tuple[str, str], Fill]:

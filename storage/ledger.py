@@ -19,8 +19,8 @@ import aiosqlite
 
 from storage import _orders
 from storage import _rows as rows
+from storage._fills import Booked, apply_fill, apply_fills_booked
 from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
-from storage._fills import apply_fill, apply_fills
 from storage._inline import InlineConnection
 from storage._memo import BOOKS, NAV, ORDERS, NavMemo, Stamp, Stamps, Write, Writer, kv_area
 from storage._orders import Documents
@@ -49,6 +49,19 @@ def marked_books(books: Books, prices: Mapping[str, float]) -> Books:
         for s, p in books.positions.items()
     }
     return Books(books.account, positions)
+
+
+def _books_after(books: Books, booked: Booked) -> Books:
+    """``books`` with a fill batch's changes: what :meth:`Ledger.books` would read back (open positions only, in
+    symbol order)."""
+    positions = dict(books.positions)
+    for symbol, position in booked.positions.items():
+        if position.qty != 0:
+            positions[symbol] = position
+        else:
+            positions.pop(symbol, None)
+    account = Account(booked.cash, books.account.initial_capital, booked.commissions)
+    return Books(account, dict(sorted(positions.items())))
 
 
 class LedgerError(Exception):
@@ -344,10 +357,14 @@ class Ledger:
             FillRefused: a fill cannot be applied (its ``index`` says which); nothing of the batch was written.
         """
         documents = documents or {}
+        books: Books | None = self._cached(BOOKS, "books")
+        before = self._stamps.of(BOOKS)
         async with self.transaction((ORDERS, BOOKS, *(kv_area(*key) for key in documents))) as db:
-            applied = await apply_fills(db, fills)
+            applied, booked = await apply_fills_booked(db, fills)
             written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
+        if books is not None and booked is not None and self._stamps.alone(BOOKS, before):  # no other write came
+            self._remember("books", self._stamps.of(BOOKS), _books_after(books, booked))
         return applied
 
     async def fills(self, *, client_order_id: str | None = None, limit: int = 500) -> list[Fill]:

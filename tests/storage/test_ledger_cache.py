@@ -88,6 +88,33 @@ async def test_marks_keep_the_books_in_memory_marked(ledger: Ledger) -> None:
         await fresh.close()
 
 
+async def test_a_fill_batch_keeps_the_books_in_memory_as_a_fresh_read_gives_them(ledger: Ledger) -> None:
+    await held(ledger)
+    await ledger.insert_order(Order("O-2", "AAA", "sell", 10, "V1", T0, status="acknowledged"))  # closes AAA
+    await ledger.insert_order(Order("O-3", "CCC", "sell", 7, "V1", T0, status="acknowledged"))  # opens a short
+    await ledger.insert_order(Order("O-4", "BBB", "buy", 3, "V1", T0, status="acknowledged"))  # opens between
+    await ledger.books()
+    fills = [
+        Fill("V1", "T2", "O-2", T0, "AAA", "sell", 10, 103, 1),  # ints bound to REAL columns
+        Fill("V1", "T3", "O-3", T0, "CCC", "sell", 7, 50.5, 0.25),
+        Fill("V1", "T4", "O-4", T0, "BBB", "buy", 3, 20.0, 0.0),
+        Fill("V1", "T4", "O-4", T0, "BBB", "buy", 3, 20.0, 0.0),  # repeated: applied once
+    ]
+    assert await ledger.apply_fills(fills, ts=T0) == [True, True, True, False]
+    seen = selects(ledger)
+    kept = await ledger.books()
+    assert seen == []
+    assert list(kept.positions) == ["BBB", "CCC"]
+    fresh = await Ledger.open(ledger.path, readonly=True)
+    try:
+        read = await fresh.books()
+    finally:
+        await fresh.close()
+    assert kept == read
+    assert [type(v) for p in kept.positions.values() for v in (p.qty, p.avg_cost, p.last_price)] == [float] * 6
+    assert (type(kept.account.cash), type(kept.account.commissions)) == (float, float)
+
+
 async def test_a_rolled_back_write_leaves_nothing_it_read_in_memory(ledger: Ledger) -> None:
     await held(ledger)
 
