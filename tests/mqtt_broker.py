@@ -171,3 +171,15 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.stop()
+
+
+def mosquitto_pub(broker: Mosquitto, topic: str, payload: bytes) -> None:
+    """Publish ``payload`` on the absolute ``topic`` with the real ``mosquitto_pub`` (QoS 1, bytes as given)."""
+    exe = shutil.which("mosquitto_pub")
+    assert exe, "mosquitto_pub is missing: run `make test`, which installs mosquitto-clients"
+    subprocess.run(
+        [exe, "-h", broker.host, "-p", str(broker.port), "-q", "1", "-t", topic, "-s"],
+        input=payload,
+        check=True,
+        timeout=10,
+    )

@@ -27,7 +27,7 @@ from runtime.messages import make
 from runtime.payloads import KillSwitch
 from tests.app.daemon_harness import EXE, Deployment
 from tests.app.test_daemon_mqtt import wait_online
-from tests.mqtt_broker import Mosquitto
+from tests.mqtt_broker import Mosquitto, mosquitto_pub
 
 pytestmark = pytest.mark.mqtt
 WAIT = 45.0
@@ -105,17 +105,6 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     session = Tmux(tmp_path / "tmux.sock")
     yield session
     session.kill()
-
-
-def mosquitto_pub(broker: Mosquitto, topic: str, payload: bytes) -> None:
-    exe = shutil.which("mosquitto_pub")
-    assert exe, "mosquitto_pub is missing: run `make test`, which installs mosquitto-clients"
-    subprocess.run(
-        [exe, "-h", broker.host, "-p", str(broker.port), "-q", "1", "-t", topic, "-s"],
-        input=payload,
-        check=True,
-        timeout=10,
-    )
 
 
 def audit(home: Path) -> list[dict[str, object]]:

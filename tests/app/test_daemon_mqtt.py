@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from runtime.bus import Bus, Subscription, create_bus
 from runtime.messages import Envelope, make
 from runtime.payloads import KillSwitch, Presence, StateChanged, TickReport
 from tests.app.daemon_harness import Deployment
-from tests.mqtt_broker import Mosquitto
+from tests.mqtt_broker import Mosquitto, mosquitto_pub
 
 pytestmark = pytest.mark.mqtt
 WAIT = 30.0  # upper bound for something that must happen; never a wait for time to pass
@@ -66,17 +64,6 @@ async def next_state(sub: Subscription, state: str) -> StateChanged:
             if changed.state == state:
                 return changed
     raise AssertionError("unreachable")
-
-
-def mosquitto_pub(broker: Mosquitto, topic: str, payload: bytes) -> None:
-    exe = shutil.which("mosquitto_pub")
-    assert exe, "mosquitto_pub is missing: run `make test`, which installs mosquitto-clients"
-    subprocess.run(
-        [exe, "-h", broker.host, "-p", str(broker.port), "-q", "1", "-t", topic, "-s"],
-        input=payload,
-        check=True,
-        timeout=10,
-    )
 
 
 def ledger_rows(home: Path, sql: str) -> list[tuple[Any, ...]]:
