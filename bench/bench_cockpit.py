@@ -64,32 +64,10 @@ def until(tmux: Tmux, predicate: Callable[[str], bool], what: str, timeout: floa
 
 
 def first_paint(deployment: Deployment, work: Path, runs: int) -> list[Row]:
-    entries = {
-        "agenthedge cockpit": [
-            EXE,
-            "--home",
-            str(deployment.home),
-            "--bus",
-            deployment.bus,
-            "--env",
-            deployment.env,
-            "cockpit",
-            "--operator",
-            "bench",
-        ],
-        "python -m app.cockpit": [
-            sys.executable,
-            "-m",
-            "app.cockpit",
-            "--home",
-            str(deployment.home),
-            "--bus",
-            deployment.bus,
-            "--env",
-            deployment.env,
-            "--operator",
-            "bench",
-        ],
+    where = ["--home", str(deployment.home), "--bus", deployment.bus, "--env", deployment.env]
+    entries = {  # the same cockpit, through the CLI group and through its own module
+        "agenthedge cockpit": [EXE, *where, "cockpit", "--operator", "bench"],
+        "python -m app.cockpit": [sys.executable, "-m", "app.cockpit", *where, "--operator", "bench"],
     }
     rows: list[Row] = []
     for name, argv in entries.items():
