@@ -16,6 +16,10 @@ loop's time from ``run.json``. The two comparison engines are GPL/AGPL: they liv
 (``make bench-venv``), run as subprocesses of ``bench/engines/*.py``, and their figure is their own run call
 (data already in memory). backtesting.py tests one instrument per ``Backtest``: the universe is 100 of them.
 
+Beside the single symbol, the **pipeline floor** (``bench.pipeline_floor``): the same number of ticks through
+the runtime with eleven agents that do nothing, i.e. what the stages, deadlines and per-agent timing cost
+before any agent works. No one-symbol backtest on this pipeline can be faster than that row.
+
 Targets (issue 4): single symbol >= backtrader's bars/s measured here; the universe in <= 10 s.
 """
 
@@ -124,6 +128,16 @@ def run_agenthedge(data: Dataset, home: Path) -> dict[str, Any]:
     }
 
 
+def run_floor(data: Dataset) -> dict[str, Any]:
+    """The pipeline floor over as many ticks as ``data`` has sessions (one symbol: one bar a session)."""
+    args = [sys.executable, "-m", "bench.pipeline_floor", str(data.bars), "--json"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT)
+    if done.returncode != 0:
+        return {"engine": "pipeline floor", "error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    out = json.loads(done.stdout)
+    return {"engine": f"pipeline floor ({out['agents']} idle agents)", "bars": out["ticks"], "seconds": out["seconds"]}
+
+
 def run_engine(engine: str, data: Dataset) -> dict[str, Any]:
     if not BENCH_PYTHON.exists():
         return {"engine": engine, "error": "not installed: make bench-venv"}
@@ -156,13 +170,11 @@ def rows_for(data: Dataset, results: list[dict[str, Any]], *, target: str) -> li
             row["note"] = r["error"]
             rows.append(row)
             continue
-        row.update(
-            bars=r["bars"],
-            seconds=round(r["seconds"], 3),
-            bars_per_s=round(rate[r["engine"]], 1),
-            fills=r["fills"],
-            final_equity=round(r["final_equity"], 2),
-        )
+        row.update(bars=r["bars"], seconds=round(r["seconds"], 3), bars_per_s=round(rate[r["engine"]], 1))
+        if "fills" not in r:  # the pipeline floor: no trading, only its rate
+            rows.append(row)
+            continue
+        row.update(fills=r["fills"], final_equity=round(r["final_equity"], 2))
         if reference is not None:
             row["vs_reference"] = round(r["final_equity"] - reference, 2)
         if r["engine"] == "agenthedge":
@@ -198,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
             results = [run_engine(engine, data) for engine in ENGINES]
             if not args.skip_agenthedge:
                 results.insert(0, run_agenthedge(data, base / f"home-{len(rows)}"))
+                if target == "vs_backtrader":
+                    results.insert(1, run_floor(data))
             rows.extend(rows_for(data, results, target=target))
     report("bench_backtest", rows, meta={"strategy": "SMA 10/30 cross, 100-share lots, next open, no costs"})
 
