@@ -90,8 +90,13 @@ def test_scheduler_run_starts_and_stops_cleanly_on_sigterm(home: Path) -> None:
     )
     try:
         assert proc.stderr is not None
-        first = proc.stderr.readline()
-        assert "scheduler on in-process runtime: XNYS in America/New_York" in first
+        # the wall clock decides what comes first: at some hours a job of today is already past its grace and
+        # is reported missed before the scheduler announces itself
+        started = "scheduler on in-process runtime: XNYS in America/New_York"
+        seen = [proc.stderr.readline()]
+        while started not in seen[-1] and seen[-1] and len(seen) < 50:
+            seen.append(proc.stderr.readline())
+        assert started in seen[-1], seen
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert "scheduler stopped" in proc.stderr.read()
