@@ -11,6 +11,7 @@ default. Losses are positive numbers in currency.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +21,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from agents.market import MarketView
+from agents.market import MarketData, MarketView
 from agents.risk._settings import RiskSettings, StressScenario
 
 F64 = npt.NDArray[np.float64]
@@ -46,7 +47,7 @@ class VarModel:
         modelled = np.array([j for j, s in enumerate(symbols) if s in known], dtype=np.intp)
         unmodelled = np.array([j for j, s in enumerate(symbols) if s not in known], dtype=np.intp)
         if view is not None and modelled.size:
-            returns = view.returns([symbols[j] for j in modelled], settings.var_lookback)
+            returns = window_returns(view, [symbols[j] for j in modelled], settings.var_lookback)
         else:
             returns = np.empty((0, modelled.size))
         rows = int(returns.shape[0])
@@ -68,6 +69,53 @@ class VarModel:
     def var(self, values: F64) -> float:
         """The 1-day VaR (a positive loss) of the book whose position values are ``values``."""
         return VarTracker(self, values).var
+
+
+class _PanelReturns:
+    """The daily simple returns of a whole close panel, and per column the running count of NaN returns.
+
+    A view's window of returns is then a slice of columns instead of a division over the window every tick. The
+    panel of a :class:`MarketData` is never written after it is built (the data agent builds a new one on each
+    load), which is what makes keeping this beside it valid; the close array is also checked to be the same.
+    """
+
+    __slots__ = ("_gaps", "close", "nans", "rets")
+
+    def __init__(self, close: F64) -> None:
+        self.close = close
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.rets: F64 = close[1:] / close[:-1] - 1.0  # elementwise: the same floats as any window's division
+        self.rets.flags.writeable = False
+        self.nans = np.zeros((self.rets.shape[0] + 1, self.rets.shape[1]), dtype=np.int64)
+        np.cumsum(np.isnan(self.rets), axis=0, out=self.nans[1:])  # nans[i, j]: NaN returns in rets[:i, j]
+        self._gaps: tuple[int, int, frozenset[int]] = (-1, -1, frozenset())
+
+    def gaps(self, start: int, stop: int) -> frozenset[int]:
+        """The columns with a NaN return in ``rets[start:stop]`` (the last window's answer is kept: one a tick)."""
+        if self._gaps[:2] != (start, stop):
+            self._gaps = (start, stop, frozenset(np.flatnonzero(self.nans[stop] != self.nans[start]).tolist()))
+        return self._gaps[2]
+
+
+_PANEL_RETURNS: weakref.WeakKeyDictionary[MarketData, _PanelReturns] = weakref.WeakKeyDictionary()
+
+
+def window_returns(view: MarketView, symbols: Sequence[str], n: int) -> F64:
+    """``view.returns(symbols, n)`` for symbols the data knows, bit for bit and in the same (C) layout: taken from
+    the panel's returns computed once, when no return of the window is NaN (the usual case); else the view's."""
+    data, row = view.data, view.row
+    if row < 1 or not symbols:
+        return view.returns(symbols, n)
+    close = data.panel["close"]
+    found = _PANEL_RETURNS.get(data)
+    if found is None or found.close is not close:
+        found = _PANEL_RETURNS[data] = _PanelReturns(close)
+    cols = [data.col[s] for s in symbols]
+    start = max(0, row - n)
+    gaps = found.gaps(start, row)
+    if gaps and not gaps.isdisjoint(cols):
+        return view.returns(symbols, n)  # NaN rows to drop: the view's own filter
+    return found.rets[start:row].take(cols, axis=1)
 
 
 @lru_cache(maxsize=16)

@@ -115,8 +115,7 @@ def check_intents(
     base = exposure if exposure is not None and symbols <= exposure.index.keys() else None
     book = (base or mark(books, view, settings, symbols)).copy()
     checker = _Checker(book, view, settings, ctx)
-    ordered = sorted(enumerate(intents), key=lambda pair: (pair[1].priority, pair[0]))
-    items = [checker.check(intent) for _, intent in ordered]
+    items = checker.check_all(intents) if intents else []
     return PretradeResult(
         verdicts=Verdicts(agent="risk", items=items),
         after=checker.book,
@@ -148,7 +147,37 @@ def _stress_table(scenarios: Mapping[str, StressScenario], symbols: list[str], s
     return table
 
 
-_STRESS_COLUMNS: dict[tuple[int, str, str], tuple[object, tuple[float, ...]]] = {}
+class _ShockColumns:
+    """The shocks of every (symbol, sector) met so far under one scenarios mapping: one column each of a matrix
+    (scenarios x pairs) that only grows. A book's table is a gather of its columns: the same numbers, in the same
+    C-contiguous (scenarios x symbols) layout as :meth:`StressTable.build`, so every product with it is
+    bit-identical; ``shock`` runs once per scenario and pair, not per tick."""
+
+    def __init__(self, scenarios: Mapping[str, StressScenario]) -> None:
+        self.scenarios = scenarios
+        self.names = sorted(scenarios)
+        self.index: dict[tuple[str, str], int] = {}
+        self.matrix: F64 = np.empty((len(self.names), 64))
+
+    def table(self, symbols: list[str], sectors: list[str]) -> StressTable:
+        index, cols = self.index, []
+        for pair in zip(symbols, sectors, strict=True):
+            j = index.get(pair)
+            cols.append(self._add(pair) if j is None else j)
+        return StressTable(self.names, self.matrix.take(cols, axis=1))
+
+    def _add(self, pair: tuple[str, str]) -> int:
+        j = len(self.index)
+        if j == self.matrix.shape[1]:
+            grown = np.empty((len(self.names), 2 * j))
+            grown[:, :j] = self.matrix
+            self.matrix = grown
+        self.matrix[:, j] = [self.scenarios[n].shock(*pair) for n in self.names]
+        self.index[pair] = j
+        return j
+
+
+_SHOCK_COLUMNS: dict[int, _ShockColumns] = {}
 
 
 def _stress_from_columns(
@@ -157,20 +186,14 @@ def _stress_from_columns(
     """:meth:`StressTable.build` from remembered per-symbol columns: a book that opens or closes one position
     changes the table's key, but all its other symbols' shocks are the same as the tick before. Same numbers,
     same (C-contiguous) layout as ``build``, so every product with it is bit-identical."""
-    names = sorted(scenarios)
-    if not names or not symbols:
+    if not scenarios or not symbols:
         return StressTable.build(scenarios, symbols, sectors)
-    cols = []
-    for symbol, sector in zip(symbols, sectors, strict=True):
-        key = (id(scenarios), symbol, sector)
-        found = _STRESS_COLUMNS.get(key)
-        if found is None or found[0] is not scenarios:
-            if len(_STRESS_COLUMNS) >= 65536:
-                _STRESS_COLUMNS.clear()
-            found = _STRESS_COLUMNS[key] = (scenarios, tuple(scenarios[n].shock(symbol, sector) for n in names))
-        cols.append(found[1])
-    shocks = np.ascontiguousarray(np.array(cols, dtype=np.float64).T)
-    return StressTable(names, shocks)
+    found = _SHOCK_COLUMNS.get(id(scenarios))
+    if found is None or found.scenarios is not scenarios or len(found.index) >= 65536:
+        if len(_SHOCK_COLUMNS) >= 16:
+            _SHOCK_COLUMNS.clear()
+        found = _SHOCK_COLUMNS[id(scenarios)] = _ShockColumns(scenarios)
+    return found.table(symbols, sectors)
 
 
 def floor_lot(qty: float, lot: float) -> float:
@@ -182,15 +205,20 @@ def _fmt(qty: float) -> str:
 
 
 class _Checker:
+    """The book's VaR and stress losses, always (the result reports them every tick); what only judging an intent
+    needs (NAV, gross and sector totals) is set up by :meth:`check_all`, so a tick without intents skips it."""
+
+    nav: float
+    sector_gross: dict[str, float]
+    gross: float
+    gross_cap: float
+
     def __init__(self, book: Exposure, view: MarketView | None, settings: RiskSettings, ctx: PretradeContext) -> None:
         self.book = book
         self.view = view
         self.s = settings
         self.ctx = ctx
         self.values: F64 = book.values
-        self.nav = book.nav_of(self.values)
-        self.sector_gross = book.sector_gross(self.values)
-        self.gross = gross_of(self.values)
         self.var = VarTracker(VarModel.build(view, book.symbols, settings), self.values)
         self.var_start = self.var.var
         self.stress = _stress_table(settings.stress_scenarios, book.symbols, book.sectors)
@@ -199,7 +227,16 @@ class _Checker:
         self.cuts = 0
         self.seen: set[str] = set()
         self.reasons: list[str] = []
-        self.gross_cap = min(settings.max_gross_leverage, ctx.gross_cap if ctx.gross_cap is not None else math.inf)
+
+    def check_all(self, intents: Sequence[OrderIntent]) -> list[Verdict]:
+        """Every intent's verdict, by priority then pack order."""
+        book, ctx = self.book, self.ctx
+        self.nav = book.nav_of(self.values)
+        self.sector_gross = book.sector_gross(self.values)
+        self.gross = gross_of(self.values)
+        self.gross_cap = min(self.s.max_gross_leverage, ctx.gross_cap if ctx.gross_cap is not None else math.inf)
+        ordered = sorted(enumerate(intents), key=lambda pair: (pair[1].priority, pair[0]))
+        return [self.check(intent) for _, intent in ordered]
 
     def check(self, intent: OrderIntent) -> Verdict:
         self.reasons = []

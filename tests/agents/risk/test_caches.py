@@ -1,0 +1,203 @@
+"""What risk remembers or computes a faster way between ticks gives, bit for bit, what a fresh computation gives."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import pytest
+
+from agents.data import Bar
+from agents.market import MarketData, MarketView
+from agents.risk import Exposure, RiskSettings, StressScenario, StressTable, VarModel, check_intents, mark, monitor
+from agents.risk._measures import window_returns
+from agents.risk._monitor import stop_losses
+from agents.risk._pretrade import _stress_from_columns
+from storage.records import Books, Position
+from tests.agents.risk.helpers import NAV, SECTORS, books, intent, make_market, sessions, view_of
+
+
+def gappy_market(seed: int = 3, n: int = 320) -> MarketData:
+    """Bars with holes: some symbols miss sessions here and there, one starts late, one has a zero close."""
+    rng = np.random.default_rng(seed)
+    days = sessions(n)
+    bars: dict[str, list[Bar]] = {}
+    for k, symbol in enumerate(sorted(SECTORS)):
+        closes = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+        keep = rng.random(n) > (0.02 if k % 3 == 0 else 0.0)
+        if symbol == "NEE":
+            keep[:150] = False
+        rows = [
+            Bar(symbol, d, c, c, c, c, 1e6)
+            for d, c, kept in zip(days, closes.tolist(), keep.tolist(), strict=True)
+            if kept
+        ]
+        bars[symbol] = rows
+    bars["VOL"][40] = Bar("VOL", bars["VOL"][40].date, 0.0, 0.0, 0.0, 0.0, 1e6)
+    return MarketData(bars, sectors=SECTORS)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")  # the zero close, in the view's own division
+def test_window_returns_are_the_views_returns_bit_for_bit() -> None:
+    data = gappy_market()
+    rng = np.random.default_rng(11)
+    names = sorted(SECTORS)
+    for as_of in [data.dates[0], data.dates[1], data.dates[5], *data.dates[30::17], data.dates[-1]]:
+        view = data.view(as_of)
+        for n in (20, 60, 250):
+            for _ in range(4):
+                symbols = sorted(rng.choice(names, size=int(rng.integers(1, len(names))), replace=False).tolist())
+                fresh = view.returns(symbols, n)
+                fast = window_returns(view, symbols, n)
+                assert fast.shape == fresh.shape
+                assert fast.dtype == fresh.dtype
+                assert fast.flags.c_contiguous
+                assert fast.tobytes() == fresh.tobytes()
+                x = rng.normal(0.0, 1e5, len(symbols))
+                assert (fast @ x).tobytes() == (fresh @ x).tobytes()
+                assert (fast.T @ fast).tobytes() == (fresh.T @ fresh).tobytes()
+
+
+def test_window_returns_follow_a_new_panel() -> None:
+    first, second = gappy_market(seed=3), gappy_market(seed=4)
+    for data in (first, second, first):
+        view = view_of(data)
+        assert window_returns(view, ["AAPL", "JPM"], 250).tobytes() == view.returns(["AAPL", "JPM"], 250).tobytes()
+    replaced = gappy_market(seed=5)
+    replaced.panel["close"] = second.panel["close"]  # another close array: not the one the returns were taken from
+    view = view_of(replaced)
+    assert window_returns(view, ["XOM"], 100).tobytes() == view.returns(["XOM"], 100).tobytes()
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")
+def test_var_models_from_window_returns_are_those_from_the_views_returns() -> None:
+    data = gappy_market()
+    settings = RiskSettings()
+    for as_of in data.dates[20::23]:
+        view = data.view(as_of)
+        symbols = ["AAPL", "JPM", "NEE", "VOL", "ZZZ"]
+        model = VarModel.build(view, symbols, settings)
+        rets = view.returns([s for s in symbols if s in data.col], settings.var_lookback)
+        assert model.returns.tobytes() == rets.tobytes()
+        values = np.array([1e5, -5e4, 2e4, 3e4, 1e4])
+        assert model.var(values) == VarModel.build(view, symbols, settings).var(values)
+
+
+def test_stress_columns_grow_and_stay_the_full_build() -> None:
+    scenarios = {
+        "a": StressScenario(sectors={"Energy": -0.3}, symbols={"S7": -0.9}, default=-0.1),
+        "b": StressScenario(sectors={"Technology": 0.05}, default=-0.02),
+    }
+    rng = np.random.default_rng(5)
+    universe = [(f"S{k}", ["Energy", "Technology", "Health Care"][k % 3]) for k in range(150)]
+    for _ in range(30):
+        picked = sorted(rng.choice(len(universe), size=int(rng.integers(1, 120)), replace=False).tolist())
+        symbols = [universe[k][0] for k in picked]
+        sectors = [universe[k][1] for k in picked]
+        full = StressTable.build(scenarios, symbols, sectors)
+        fast = _stress_from_columns(scenarios, symbols, sectors)
+        assert fast.names == full.names
+        assert fast.shocks.flags.c_contiguous
+        assert fast.shocks.shape == full.shocks.shape
+        assert fast.shocks.tobytes() == full.shocks.tobytes()
+        values = rng.normal(0.0, 1e5, len(symbols))
+        assert (fast.shocks @ values).tobytes() == (full.shocks @ values).tobytes()
+    other = {"a": StressScenario(default=-0.5)}  # another scenarios object: its own columns
+    assert _stress_from_columns(other, ["S1"], ["Energy"]).shocks.tolist() == [[-0.5]]
+
+
+def test_a_pack_without_intents_reports_the_books_var_and_stress() -> None:
+    view = view_of(make_market())
+    settings = RiskSettings()
+    held = books(NAV - 300_000.0, {"AAPL": (1_000.0, 90.0), "JPM": (-500.0, 110.0), "XOM": (1_500.0, 100.0)})
+    result = check_intents([], held, view, settings)
+    book = mark(held, view, settings)
+    values = book.values
+    assert result.verdicts.items == []
+    assert result.var_before == result.var_after == VarModel.build(view, book.symbols, settings).var(values)
+    assert result.var_method == "historical"
+    assert result.stress_after == StressTable.build(settings.stress_scenarios, book.symbols, book.sectors).losses(
+        values
+    )
+    assert result.after.values.tobytes() == values.tobytes()
+    assert (result.approved, result.cut) == (0, 0)
+    # the same figures as a pack whose only intent is rejected before it changes anything
+    rejected = check_intents([intent("AAPL", "buy", 100.0, ref=200.0)], held, view, settings)
+    assert not rejected.verdicts.items[0].approved
+    assert (rejected.var_after, rejected.stress_after) == (result.var_after, result.stress_after)
+
+
+def _mark_item_by_item(books: Books, view: MarketView | None, settings: RiskSettings, extra: Iterable[str]) -> Exposure:
+    """The marking as it was written before (one array item at a time): the reference for :func:`mark`."""
+    prices = view.prices() if view is not None else {}
+    symbols = sorted(set(books.positions) | set(extra))
+    qty = np.zeros(len(symbols))
+    price = np.full(len(symbols), np.nan)
+    avg = np.zeros(len(symbols))
+    sectors: list[str] = []
+    for j, symbol in enumerate(symbols):
+        pos = books.positions.get(symbol)
+        today = prices.get(symbol)
+        if pos is not None:
+            qty[j] = pos.qty
+            avg[j] = pos.avg_cost
+            fallback = pos.last_price if pos.last_price is not None else pos.avg_cost
+            price[j] = today if today is not None else fallback
+        elif today is not None:
+            price[j] = today
+        sectors.append(settings.sector_of(symbol, view.sector(symbol) if view is not None else "unknown"))
+    return Exposure(
+        symbols,
+        {s: j for j, s in enumerate(symbols)},
+        qty,
+        price,
+        avg,
+        sectors,
+        books.account.cash,
+        frozenset(s for s in symbols if s in prices),
+    )
+
+
+def test_mark_is_the_item_by_item_marking() -> None:
+    view = view_of(make_market(missing_today=("XOM",)))
+    held = books(500_000.0, {"AAPL": (10.0, 90.0), "XOM": (-3.0, 101.5), "ZZZ": (7.0, 12.0), "JPM": (0.0, 50.0)})
+    held.positions["CVX"] = Position("CVX", 4.0, 80.0, 0.0, None)  # never marked: its average cost
+    for settings in (RiskSettings(), RiskSettings(unknown_sector="per_symbol", sector_map={"AAPL": "Phones"})):
+        for v, extra in ((view, ()), (view, ("NVDA", "QQQ", "AAPL")), (None, ("NVDA",))):
+            fast, ref = mark(held, v, settings, extra), _mark_item_by_item(held, v, settings, extra)
+            assert fast.symbols == ref.symbols
+            assert fast.index == ref.index
+            assert fast.sectors == ref.sectors
+            for a, b in ((fast.qty, ref.qty), (fast.price, ref.price), (fast.avg_cost, ref.avg_cost)):
+                assert a.dtype == b.dtype
+                assert a.tobytes() == b.tobytes()
+            assert (fast.cash, fast.priced_today) == (ref.cash, ref.priced_today)
+
+
+def test_monitor_orders_the_closes_by_session_whatever_their_order() -> None:
+    view = view_of(make_market())
+    settings = RiskSettings(drawdown_sessions=5)
+    book = mark(books(NAV), view, settings)
+    closes = {f"2024-01-{d:02d}": 1_000_000.0 + 7_919.0 * ((d * 37) % 11) for d in (9, 3, 17, 1, 12, 5, 22, 2, 30)}
+    for session in ("2023-12-31", "2024-01-03", "2024-01-13", "2024-01-22", "2024-02-01"):
+        report = monitor(book, closes, session, settings, initial_capital=NAV)
+        prior = sorted((s, v) for s, v in closes.items() if s < session)  # the reference: sort the pairs
+        prev = prior[-1] if prior else (None, NAV)
+        window = [v for _, v in prior[-5:]] + ([NAV] if len(prior) < 5 else [])
+        assert (report.prev_session, report.prev_close) == prev
+        assert report.peak == max([*window, book.nav])
+
+
+def test_stop_losses_read_the_same_floats() -> None:
+    view = view_of(make_market())
+    held = books(NAV, {"AAPL": (10.0, 120.0), "JPM": (-10.0, 80.0), "XOM": (5.0, 100.0), "CVX": (1.0, 0.0)})
+    book = mark(held, view, RiskSettings())
+    hits = stop_losses(book, 0.08)
+    assert [h.symbol for h in hits] == ["AAPL", "JPM"]
+    for h in hits:
+        j = book.index[h.symbol]
+        assert (h.qty, h.avg_cost, h.price) == (float(book.qty[j]), float(book.avg_cost[j]), float(book.price[j]))
+        sign = 1.0 if h.qty > 0 else -1.0
+        assert h.loss == (h.price / h.avg_cost - 1.0) * sign
+    assert not math.isnan(hits[0].price)
