@@ -89,30 +89,37 @@ def mark(books: Books, view: MarketView | None, settings: RiskSettings, extra: I
 
     ``extra`` adds symbols with no position (the trade pack's), so the checks can index them.
     """
-    prices = view.prices() if view is not None else {}
-    symbols = sorted(set(books.positions) | set(extra))
-    qty = np.zeros(len(symbols))
-    price = np.full(len(symbols), np.nan)
-    avg = np.zeros(len(symbols))
-    sectors: list[str] = []
-    for j, symbol in enumerate(symbols):
-        pos = books.positions.get(symbol)
+    prices = view.today() if view is not None else {}  # the view's shared closes: only read here
+    positions = books.positions
+    symbols = sorted(positions.keys() | set(extra))
+    nan = math.nan
+    qty, price, avg = [], [], []
+    for symbol in symbols:  # lists made arrays once: the same float64 values as item by item, a fraction of the cost
+        pos = positions.get(symbol)
         today = prices.get(symbol)
         if pos is not None:
-            qty[j] = pos.qty
-            avg[j] = pos.avg_cost
+            qty.append(pos.qty)
+            avg.append(pos.avg_cost)
             fallback = pos.last_price if pos.last_price is not None else pos.avg_cost
-            price[j] = today if today is not None else fallback
-        elif today is not None:
-            price[j] = today
-        sectors.append(settings.sector_of(symbol, view.sector(symbol) if view is not None else "unknown"))
+            price.append(today if today is not None else fallback)
+        else:
+            qty.append(0.0)
+            avg.append(0.0)
+            price.append(today if today is not None else nan)
     return Exposure(
         symbols,
         {s: j for j, s in enumerate(symbols)},
-        qty,
-        price,
-        avg,
-        sectors,
+        np.array(qty, dtype=np.float64),
+        np.array(price, dtype=np.float64),
+        np.array(avg, dtype=np.float64),
+        sectors_of(symbols, view, settings),
         books.account.cash,
         frozenset(s for s in symbols if s in prices),
     )
+
+
+def sectors_of(symbols: Iterable[str], view: MarketView | None, settings: RiskSettings) -> list[str]:
+    """The sector bucket of each of ``symbols`` (:meth:`RiskSettings.sector_of` of the data's sector)."""
+    if view is None:
+        return [settings.sector_of(s, "unknown") for s in symbols]
+    return [settings.sector_of(s, view.sector(s)) for s in symbols]

@@ -8,6 +8,7 @@ sessions.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,8 +72,8 @@ def session_closes(points: Sequence[NavPoint]) -> dict[str, float]:
 
 def stop_losses(book: Exposure, stop: float) -> tuple[StopLossHit, ...]:
     hits = []
-    for j, symbol in enumerate(book.symbols):
-        qty, avg, price = float(book.qty[j]), float(book.avg_cost[j]), float(book.price[j])
+    columns = zip(book.symbols, book.qty.tolist(), book.avg_cost.tolist(), book.price.tolist(), strict=True)
+    for symbol, qty, avg, price in columns:  # tolist: the same floats as float(array[j]), without a scalar each
         if qty == 0 or avg <= 0 or math.isnan(price):
             continue
         loss = (price / avg - 1.0) * (1.0 if qty > 0 else -1.0)
@@ -99,10 +100,13 @@ def monitor(
         initial_capital: the funding NAV, the base before the account's first close.
     """
     nav = book.nav
-    prior = sorted((s, v) for s, v in closes.items() if s < session)
-    prev_session, prev_close = prior[-1] if prior else (None, initial_capital if initial_capital > 0 else None)
+    known = sorted(closes)  # sessions are unique keys: sorting them orders the closes as sorting the pairs did
+    prior = known[: bisect.bisect_left(known, session)]  # the sessions before today
+    prev_session, prev_close = (
+        (prior[-1], closes[prior[-1]]) if prior else (None, initial_capital if initial_capital > 0 else None)
+    )
     daily = nav / prev_close - 1.0 if prev_close else None
-    window = [v for _, v in prior[-settings.drawdown_sessions :]]
+    window = [closes[s] for s in prior[-settings.drawdown_sessions :]]
     if len(prior) < settings.drawdown_sessions and initial_capital > 0:
         window.append(initial_capital)  # the account's inception is inside the window
     peak = max([*window, nav])
