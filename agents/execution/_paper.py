@@ -8,7 +8,6 @@ Failures are injected deterministically (:class:`FailurePlan`: "the Nth submit t
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -154,11 +153,12 @@ class PaperBroker:
                 break
         if placed:
             # Numbers are taken now (one lost to a failed write is never reused: harmless) and the orders are
-            # pending until written. Shielded: a caller that stops waiting (a timeout) leaves what the venue
-            # accepted in its memory too, as a remote venue would have it.
+            # pending until written. The store's transaction runs inline, with no suspension point (see
+            # PaperStore): a caller that stops waiting (a timeout) cannot interrupt it, so what the venue accepted
+            # is in its memory too, as a remote venue would have it, without a shield (a task and a loop turn).
             book.next_order += len(placed)
             self._pending.update(placed)
-            await asyncio.shield(self._accept(book, list(placed.values())))
+            self._accept(book, list(placed.values()))
         return answers
 
     def _take(self, book: VenueBook, placed: dict[str, VenueOrder], order: OrderRequest) -> BrokerAck | BrokerError:
@@ -185,9 +185,9 @@ class PaperBroker:
             return BrokerTimeout(self.venue, "no answer (injected; the order was accepted)")
         return BrokerAck(self.venue, coid, new.broker_order_id)
 
-    async def _accept(self, book: VenueBook, placed: list[VenueOrder]) -> None:
+    def _accept(self, book: VenueBook, placed: list[VenueOrder]) -> None:
         try:
-            await self.exchange.store.add_orders(placed, next_order=book.next_order, last_session=book.last_session)
+            self.exchange.store.add_orders(placed, next_order=book.next_order, last_session=book.last_session)
             for order in placed:
                 book.put(order)
         finally:
@@ -237,7 +237,7 @@ class PaperBroker:
             return None
         if order.state == "working":
             done = replace(order, state="cancelled", reason="cancelled on request")
-            await self.exchange.store.save_order(done)
+            self.exchange.store.save_order(done)
             book.put(done)
             order = done
         if failure == "timeout_after_accept":
@@ -285,7 +285,7 @@ class PaperBroker:
         if not changes.orders:  # nothing was worked on this bar (all accepted during it): nothing to write
             book.last_session = changes.last_session
             return
-        written = await self.exchange.store.apply_bar(self.venue, changes)
+        written = self.exchange.store.apply_bar(self.venue, changes)
         for order in changes.orders:
             book.put(order)
         book.positions = {s: q for s, q in changes.positions.items() if q != 0}
@@ -302,6 +302,7 @@ class PaperBroker:
         orders: list[VenueOrder] = []
         fills: list[BrokerFill] = []
         when = fill_time(session, model.basis)
+        ttl = self.exchange.ttl_bars
         for order in working:
             if order.accepted_session is not None and session <= order.accepted_session:
                 continue  # accepted during this session: it fills on a later bar (no look-ahead)
@@ -319,7 +320,9 @@ class PaperBroker:
                 bar=bar,
                 model=model,
             )
-            updated = replace(order, last_bar=session, bars=order.bars + 1)
+            # One new order, not a dataclasses.replace a change (replace costs several times a constructor call).
+            state, reason, bars = order.state, order.reason, order.bars + 1
+            filled, commission = order.filled_qty, order.commission
             if quote is not None:
                 trade_id = f"{self.venue}-T{trade:08d}"
                 trade += 1
@@ -333,12 +336,16 @@ class PaperBroker:
                 cash -= signed * quote.price + quote.commission  # the same sum, in the same order, as the ledger
                 commissions += quote.commission
                 filled = order.filled_qty + quote.qty
-                updated = replace(updated, filled_qty=filled, commission=order.commission + quote.commission)
+                commission = order.commission + quote.commission
                 if filled >= order.qty - QTY_EPSILON:
-                    updated = replace(updated, state="filled")
-            if updated.state == "working" and self.exchange.ttl_bars and updated.bars >= self.exchange.ttl_bars:
-                updated = replace(updated, state="expired", reason=f"not filled within {updated.bars} bar(s)")
-            orders.append(updated)
+                    state = "filled"
+            if state == "working" and ttl and bars >= ttl:
+                state, reason = "expired", f"not filled within {bars} bar(s)"
+            orders.append(
+                VenueOrder(order.venue, order.client_order_id, order.broker_order_id, order.seq, order.symbol,
+                           order.side, order.qty, order.limit_price, state, order.accepted_at, order.accepted_session,
+                           filled, commission, session, bars, reason)
+            )  # fmt: skip
         last = session if book.last_session is None or session > book.last_session else book.last_session
         return BarChanges(orders, fills, positions, cash, commissions, trade, last)
 

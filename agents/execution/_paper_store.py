@@ -207,8 +207,9 @@ class PaperStore:
         if conn is not None:
             conn.close()
 
-    async def _run(self, job: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
-        """Run ``job``, in one ``BEGIN IMMEDIATE`` transaction when ``write``."""
+    def _run(self, job: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        """Run ``job``, in one ``BEGIN IMMEDIATE`` transaction when ``write``: a synchronous call, so no caller can
+        stop waiting in the middle of it (the writes below are plain methods: no suspension point, no shield)."""
         conn = self._conn
         if conn is None:
             raise RuntimeError(f"the paper venue store {self.path} is not open")
@@ -217,10 +218,10 @@ class PaperStore:
     # -- loading -------------------------------------------------------------------------------------
     async def load(self, venue: str) -> VenueBook:
         """The venue's book (created empty on first use)."""
-        return await self._run(lambda db: _load(db, venue), write=True)
+        return self._run(lambda db: _load(db, venue), write=True)
 
     # -- writes --------------------------------------------------------------------------------------
-    async def add_orders(self, orders: Sequence[VenueOrder], *, next_order: int, last_session: date | None) -> None:
+    def add_orders(self, orders: Sequence[VenueOrder], *, next_order: int, last_session: date | None) -> None:
         """New orders of one venue, its order counter and the last session seen (saved here rather than on every
         bar), in one transaction."""
         if not orders:
@@ -234,19 +235,20 @@ class PaperStore:
                 (next_order, last_session.isoformat() if last_session else None, venue),
             )
 
-        await self._run(write, write=True)
+        self._run(write, write=True)
 
-    async def save_order(self, order: VenueOrder) -> None:
-        await self._run(lambda db: _write_orders(db, [order]), write=True)
+    def save_order(self, order: VenueOrder) -> None:
+        """A change of an order the store holds (a cancel)."""
+        self._run(lambda db: _update_orders(db, [order]), write=True)
 
-    async def apply_bar(self, venue: str, changes: BarChanges) -> list[tuple[int, BrokerFill]]:
+    def apply_bar(self, venue: str, changes: BarChanges) -> list[tuple[int, BrokerFill]]:
         """Write one bar's effects; returns its fills with their sequence numbers, as :meth:`fills_after` reads them.
 
         Only the positions its fills moved are written (the others are unchanged).
         """
 
         def write(db: sqlite3.Connection) -> list[tuple[int, BrokerFill]]:
-            _write_orders(db, changes.orders)
+            _update_orders(db, changes.orders)  # the working orders the bar worked: all written before
             stored: list[tuple[int, BrokerFill]] = []
             for f in changes.fills:
                 ts = f.ts.isoformat()
@@ -275,7 +277,7 @@ class PaperStore:
             )
             return stored
 
-        return await self._run(write, write=True)
+        return self._run(write, write=True)
 
     # -- reads ---------------------------------------------------------------------------------------
     async def fills_after(self, venue: str, seq: int) -> list[tuple[int, BrokerFill]]:
@@ -299,7 +301,7 @@ class PaperStore:
                 for r in found.fetchall()
             ]
 
-        return await self._run(read, write=False)
+        return self._run(read, write=False)
 
 
 def _in_transaction(db: sqlite3.Connection, job: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -389,3 +391,20 @@ def _write_orders(db: sqlite3.Connection, orders: Iterable[VenueOrder]) -> None:
             for o in orders
         ],
     )  # fmt: skip
+
+
+def _update_orders(db: sqlite3.Connection, orders: Iterable[VenueOrder]) -> None:
+    """Write what can change of orders already stored: an UPDATE by key (half the parameters of the upsert of
+    :func:`_write_orders`, and no insert attempted first). One not stored fails the transaction."""
+    orders = list(orders)
+    cur = db.executemany(
+        "UPDATE venue_orders SET state = ?, filled_qty = ?, commission = ?, last_bar = ?, bars = ?, reason = ?"
+        " WHERE venue = ? AND client_order_id = ?",
+        [
+            (o.state, o.filled_qty, o.commission, o.last_bar.isoformat() if o.last_bar else None, o.bars, o.reason,
+             o.venue, o.client_order_id)
+            for o in orders
+        ],
+    )  # fmt: skip
+    if cur.rowcount != len(orders):
+        raise RuntimeError(f"{len(orders) - cur.rowcount} of the orders written are not in the paper venue's store")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.execution import (
+    BrokerAck,
     BrokerRejected,
     BrokerTimeout,
     BrokerUnavailable,
@@ -266,6 +268,45 @@ async def test_the_working_orders_kept_apart_follow_every_change(tmp_path: Path)
         assert consistent(again) == ["C5"]
     finally:
         await again.close()
+
+
+async def test_every_order_the_store_reads_back_is_the_one_in_memory(tmp_path: Path) -> None:
+    """A bar writes only what can change of the orders it worked, a cancel the same: a venue reopened on the file
+    reads every order (fields, states, bars worked, fills) exactly as the live venue holds it."""
+    model = FillModel(participation=0.1, slippage_bps=3.0, commission_per_share=0.01)
+    broker = PaperExchange(tmp_path / "paper_broker.sqlite", model, ttl_bars=2).venue("PAPER-A")
+    await broker.connect()
+    await broker.on_bar(DATA.view(DAYS[0]))
+    await broker.submit(buy("C1", qty=1500))  # partly filled on two bars, then filled
+    await broker.submit(buy("C2", limit=1.0))  # worked and never filled: expires after two bars
+    await broker.submit(buy("C3", symbol="BBB"))  # filled on the first bar
+    await broker.submit(buy("C4", symbol="BBB", limit=1.0))  # cancelled after one bar
+    with pytest.raises(BrokerRejected):
+        await broker.submit(buy("C5", qty=-1))
+    await broker.on_bar(DATA.view(DAYS[1]))
+    await broker.cancel("C4")
+    for day in DAYS[2:4]:
+        await broker.on_bar(DATA.view(day))
+    live = dict(broker.book.orders)
+    assert {o.client_order_id: o.state for o in live.values()} == {
+        "C1": "filled", "C2": "expired", "C3": "filled", "C4": "cancelled", "C5": "rejected"
+    }  # fmt: skip
+    await broker.close()
+    again = PaperExchange(tmp_path / "paper_broker.sqlite", model, ttl_bars=2).venue("PAPER-A")
+    await again.connect()
+    try:
+        assert again.book.orders == live
+    finally:
+        await again.close()
+
+
+async def test_a_caller_timeout_cannot_interrupt_what_the_venue_accepts(venue: PaperBroker) -> None:
+    """The venue's write of a batch is one synchronous transaction: a caller whose deadline has already passed
+    still gets every answer, and the venue holds every order it acknowledged (no half-accepted batch)."""
+    async with asyncio.timeout(0):  # expired at once: it would cancel the caller at its first suspension point
+        answers = await venue.submit_many([buy("C1"), buy("C2", symbol="BBB")])
+    assert [a.client_order_id for a in answers if isinstance(a, BrokerAck)] == ["C1", "C2"]
+    assert sorted(venue.book.orders) == ["C1", "C2"]
 
 
 async def test_venues_share_one_file_and_keep_apart(tmp_path: Path) -> None:
