@@ -75,13 +75,15 @@ def portfolio_state(
     open_orders: int,
     problems: list[str] | None = None,
 ) -> PortfolioState:
-    nav = books.nav
+    account = books.account
+    held = books.positions
+    values = [p.market_value for p in held.values()]  # once: NAV, gross and net as Books computes them, same sums
+    nav = account.cash + sum(values)
     positions: list[dict[str, object]] = []  # validated with the state in one call: no __init__ a position
     net_sector: dict[str, float] = {}
     gross_sector: dict[str, float] = {}
     unrealised = 0.0
-    for symbol, p in books.positions.items():
-        value = p.market_value
+    for (symbol, p), value in zip(held.items(), values, strict=True):
         mark = p.last_price if p.last_price is not None else p.avg_cost
         pnl = p.qty * (mark - p.avg_cost)
         unrealised += pnl
@@ -101,9 +103,8 @@ def portfolio_state(
                 "weight": value / nav if nav else 0.0,
             }
         )
-    account = books.account
     total = nav - account.initial_capital
-    gross = books.gross_exposure
+    gross = sum(abs(v) for v in values)
     return PortfolioState.model_validate(
         {
             "as_of": as_of,
@@ -114,7 +115,7 @@ def portfolio_state(
             "initial_capital": account.initial_capital,
             "positions": positions,
             "gross_exposure": gross,
-            "net_exposure": books.net_exposure,
+            "net_exposure": sum(values),
             "gross_leverage": gross / nav if nav else 0.0,
             "exposure_by_sector": dict(sorted(net_sector.items())),
             "gross_by_sector": dict(sorted(gross_sector.items())),

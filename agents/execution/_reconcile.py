@@ -78,6 +78,9 @@ def venue_positions(accounts: Iterable[BrokerAccount]) -> dict[str, float]:
 
 
 def position_diffs(ledger: Mapping[str, float], venues: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Every symbol of either side whose quantities differ, in symbol order."""
+    if ledger.keys() == venues.keys() and all(abs(q - venues[s]) <= QTY_TOLERANCE for s, q in ledger.items()):
+        return {}  # every position compared, none differs (the usual answer): no sorted union to walk
     diffs: dict[str, dict[str, float]] = {}
     for symbol in sorted(set(ledger) | set(venues)):
         mine, theirs = ledger.get(symbol, 0.0), venues.get(symbol, 0.0)
@@ -110,8 +113,14 @@ class NavCheck:
         }
 
 
-def check_nav(books: Books, accounts: Iterable[BrokerAccount], marks: Mapping[str, float]) -> NavCheck:
-    """The NAV identity, three ways, to the cent. ``marks``: today's prices (others use the ledger's last)."""
+def check_nav(
+    books: Books,
+    accounts: Iterable[BrokerAccount],
+    marks: Mapping[str, float],
+    at_venues: Mapping[str, float] | None = None,
+) -> NavCheck:
+    """The NAV identity, three ways, to the cent. ``marks``: today's prices (others use the ledger's last);
+    ``at_venues``: :func:`venue_positions` of ``accounts`` when the caller has it already."""
     accounts = list(accounts)
 
     def mark(symbol: str) -> float:
@@ -127,7 +136,8 @@ def check_nav(books: Books, accounts: Iterable[BrokerAccount], marks: Mapping[st
     nav = books.nav
     marked_nav = cash + sum(p.qty * mark(s) for s, p in books.positions.items())
     venue_cash = books.account.initial_capital + sum(a.cash_flow for a in accounts)
-    venue_nav = venue_cash + sum(q * mark(s) for s, q in venue_positions(accounts).items())
+    held = venue_positions(accounts) if at_venues is None else at_venues
+    venue_nav = venue_cash + sum(q * mark(s) for s, q in held.items())
     problems = []
     if abs(nav - marked_nav) >= CENT:
         problems.append(f"ledger NAV {nav:.2f} != cash + sum(qty x price) {marked_nav:.2f}")

@@ -89,7 +89,7 @@ class ReconciliationAgent(Agent):
         diffs = position_diffs({s: p.qty for s, p in books.positions.items()}, at_venues)
         if diffs:
             mismatch["positions"] = diffs
-        nav = check_nav(books, accounts, marks)
+        nav = check_nav(books, accounts, marks, at_venues)
         if not nav.ok:
             mismatch["nav"] = nav.metrics()
         self.problems = mismatch

@@ -3,6 +3,7 @@ published retained; any disagreement pulls the kill switch with the differences 
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from agents.execution import (
     PaperBroker,
     PortfolioState,
     check_nav,
+    position_diffs,
     resolve_order,
 )
+from agents.execution._portfolio import portfolio_state
+from agents.execution._reconcile import venue_positions
 from runtime import topics
 from runtime.bus import Subscription
 from runtime.state import RuntimeState
@@ -253,6 +257,61 @@ def test_nav_check_to_the_cent() -> None:
     stale = check_nav(books, [venue], {"AAA": 103.0})  # the ledger was not marked at today's price
     assert not stale.ok
     assert any("cash + sum(qty x price)" in p for p in stale.problems)
+
+
+def _every_position_diff(ledger: dict[str, float], venues: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The rule spelt out: every symbol of either side compared, in symbol order."""
+    diffs = {}
+    for symbol in sorted(set(ledger) | set(venues)):
+        mine, theirs = ledger.get(symbol, 0.0), venues.get(symbol, 0.0)
+        if abs(mine - theirs) > 1e-6:
+            diffs[symbol] = {"ledger": mine, "venues": theirs, "diff": mine - theirs}
+    return diffs
+
+
+def test_position_diffs_compare_every_position() -> None:
+    """The shortcut for books that agree (the usual answer) gives what comparing every symbol gives."""
+    rng = random.Random(7)
+    for _ in range(2_000):
+        symbols = rng.sample(["AAA", "BBB", "CCC", "DDD", "EEE"], rng.randint(0, 5))
+        ledger = {s: float(rng.choice([-200, -100, 100, 300])) for s in symbols}
+        venues = dict(ledger)
+        for _ in range(rng.randint(0, 2)):  # some agree, some do not: a quantity off, a symbol more or fewer
+            change = rng.choice(["qty", "tiny", "drop", "add", "nan"])
+            symbol = rng.choice(["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"])
+            if change == "drop":
+                venues.pop(symbol, None)
+            elif change == "add":
+                venues[symbol] = 50.0
+            else:
+                step = {"qty": 1.0, "tiny": 1e-9, "nan": float("nan")}[change]
+                venues[symbol] = venues.get(symbol, 0.0) + step
+        assert position_diffs(ledger, venues) == _every_position_diff(ledger, venues)
+
+
+def test_nav_check_takes_the_venue_positions_the_caller_has() -> None:
+    books = Books(Account(989_900.0, 1_000_000.0, 0.0), {"AAA": Position("AAA", 100, 101.0, 0.0, 102.0)})
+    accounts = [BrokerAccount("PAPER-A", {"AAA": 60, "BBB": 5}, -10_100.0, 0.0),
+                BrokerAccount("PAPER-B", {"AAA": 40, "BBB": -5}, 0.0, 0.0)]  # fmt: skip
+    for marks in ({"AAA": 102.0}, {"AAA": 103.0}, {}):
+        assert check_nav(books, accounts, marks, venue_positions(accounts)) == check_nav(books, accounts, marks)
+
+
+def test_the_portfolios_totals_are_the_books_own() -> None:
+    """The state sums each position's value once for NAV, gross and net: the very sums Books computes."""
+    rng = random.Random(3)
+    for _ in range(200):
+        positions = {
+            f"S{i:02d}": Position(f"S{i:02d}", rng.choice([-300.0, -1.0, 7.0, 100.0]), rng.uniform(1, 500),
+                                  rng.uniform(-50, 50), rng.choice([None, rng.uniform(1, 500)]))
+            for i in range(rng.randint(0, 40))
+        }  # fmt: skip
+        books = Books(Account(rng.uniform(-1e6, 1e7), 1e7, rng.uniform(0, 100)), positions)
+        state = portfolio_state(books, sector_of=lambda s: s[:2], as_of=None, ts=datetime(2024, 1, 2, tzinfo=UTC),
+                                tick_id=None, previous_nav=None, open_orders=0)  # fmt: skip
+        assert (state.nav, state.gross_exposure, state.net_exposure) == (
+            books.nav, books.gross_exposure, books.net_exposure
+        )  # fmt: skip
 
 
 async def test_day_pnl_is_against_the_previous_session_across_a_restart(tmp_path: Path) -> None:
