@@ -435,7 +435,7 @@ class Runtime:
             raise RuntimeError("the runtime is not started")
         log_ = self.audit_log
         # one write() and, durable, one fsync, inline: cheaper than a hop to a thread and back (decision 21)
-        record = log_.append(event, data, actor=actor, tick_id=tick_id)
+        record = log_.write(event, data, actor=actor, tick_id=tick_id)
         self._audit_head = (record.seq, record.hash)
         if not self.bus.wants(topics.EVENT_AUDIT):
             return

@@ -175,6 +175,77 @@ def encode_record(body: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
 _SPLICE_FIELDS = frozenset((*REQUIRED_FIELDS, "tick_id"))
 
 
+def encode_line(body: Mapping[str, Any]) -> tuple[str, bytes]:
+    """The hash and the line :func:`encode_record` gives for ``body``, without the parsed record.
+
+    A body of plain JSON (string keys; lists, tuples, scalars, and the leaf types of ``_json_default`` that become a
+    string) is serialised once, canonically: normalising it first (``json.dumps`` then ``json.loads``, what
+    :func:`encode_record` does) could change nothing the canonical text shows. Any other body takes
+    :func:`encode_record`'s path, errors included.
+
+    Raises:
+        TypeError, ValueError: as :func:`encode_record`.
+    """
+    if "prev" in body and "hash" not in body and body.keys() <= _SPLICE_FIELDS:
+        try:
+            if _plain(body):
+                canonical = _canonical_plain(body).encode("utf-8")  # strict: a lone surrogate takes the slow path
+                digest = hashlib.sha256(canonical).hexdigest()
+                at = canonical.rfind(b',"prev":')
+                return digest, b'%s,"hash":"%s"%s\n' % (canonical[:at], digest.encode(), canonical[at:])
+        except (TypeError, ValueError, RecursionError, _NotPlain):  # a cycle, a deep nest, NaN, something odd
+            pass
+    record, line = encode_record(body)
+    return record["hash"], line
+
+
+class _NotPlain(Exception):
+    """A leaf the fast path leaves to :func:`encode_record`."""
+
+
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+_STRINGS = (datetime, date, Decimal, UUID, PurePath)  # what _json_default turns into a string
+
+
+def _plain(obj: Mapping[str, Any] | list[Any] | tuple[Any, ...]) -> bool:
+    """Whether every dict in ``obj`` has string keys only and every container is a plain dict, list or tuple: then
+    its canonical text equals that of its ``json.loads(json.dumps(...))``. Other leaves are checked as they are
+    encoded (``_plain_default``). A cycle raises :class:`RecursionError`."""
+    if type(obj) is dict:
+        for key in obj:
+            if type(key) is not str:  # 1 -> "1" sorts differently once a string; a str subclass: no guessing
+                return False
+        values: Any = obj.values()
+    else:
+        values = obj
+    for value in values:
+        kind = type(value)
+        if kind in _LEAVES:
+            continue
+        if kind is dict or kind is list or kind is tuple:
+            if not _plain(value):
+                return False
+        elif isinstance(value, dict | list | tuple):  # a subclass the encoder walks as its base
+            return False
+    return True
+
+
+def _plain_default(obj: Any) -> Any:
+    """``_json_default`` for the leaves whose JSON form is a string or a plain scalar; others: the slow path."""
+    if isinstance(obj, _STRINGS):
+        return _json_default(obj)
+    if isinstance(obj, Enum) and type(obj.value) in _LEAVES:
+        return obj.value
+    raise _NotPlain
+
+
+# no check_circular: _plain has walked every container (a cycle raised there) and _plain_default returns a scalar
+_canonical_plain = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False,
+    default=_plain_default,
+).encode  # fmt: skip
+
+
 def _with_hash(canonical: str, digest: str) -> str:
     """The canonical text of the record with ``hash`` added (keys sorted: right before ``prev``), spliced in
     rather than serialised a second time."""
