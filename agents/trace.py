@@ -35,68 +35,126 @@ def decision_records(tick: Tick) -> list[tuple[str, str, dict[str, Any]]]:
     Every dict of a record is built with its keys in sorted order (so the stored JSON reads as sorted), and the
     records of a tick share their ``directive`` document: read them, never change them.
     """
-    pack = tick.get(TRADE_PACK, TradePack)
-    if pack is None:
+    parts = _Parts.of(tick)
+    if parts is None:
         return []
-    directive = tick.get(DIRECTIVE, Directive)
-    proposals: list[Proposal] = tick.outputs.get(PROPOSALS) or []
-    risk = _index(tick.get(RISK_VERDICTS, Verdicts))
-    compliance = _index(tick.get(COMPLIANCE_VERDICTS, Verdicts))
-    report = tick.get(EXECUTION_REPORT, ExecutionReport) or ExecutionReport()
-    shown = (
-        {
-            "avoid_signals": list(directive.avoid_signals),
-            "gross_target": directive.gross_target,
-            "max_names": directive.max_names,
-            "regime": directive.regime,
-        }
-        if directive
-        else None
-    )
-    weights = pack.weights
-    votes: dict[str, list[dict[str, Any]]] = {}
-    for p in sorted(proposals, key=_by_plugin):  # stable: each symbol's votes in plug-in order
-        vote = {
-            "confidence": p.confidence,
-            "plugin": p.plugin,
-            "rationale": p.rationale,
-            "score": p.score,
-            "weight": weights.get(p.plugin),
-        }
-        found = votes.get(p.symbol)
-        if found is None:
-            votes[p.symbol] = [vote]
-        else:
-            found.append(vote)
-    intents: dict[str, list[OrderIntent]] = {}
-    for intent in pack.intents:
-        intents.setdefault(intent.symbol, []).append(intent)
-    no_trade = pack.no_trade
-    session = pack.as_of.isoformat()
     out = []
-    tick_id = tick.id
-    for symbol in sorted(votes.keys() | intents.keys() | no_trade.keys()):
-        mine = intents.get(symbol)
+    for symbol in parts.symbols:
+        mine = parts.intents.get(symbol)
         if mine is None:  # most symbols on most ticks: what _outcome and _why say of no legs
-            legs: list[dict[str, Any]] = []
-            outcome = "no_intent"
-            why: str | None = no_trade.get(symbol) or _NO_VIEW
+            out.append((symbol, "no_intent", parts.record(symbol, [], "no_intent", parts.why_no_intent(symbol))))
         else:
-            legs = [_leg(i, risk.get(i.id), compliance.get(i.id), report) for i in mine]
-            outcome = _outcome(legs, no_trade.get(symbol))
-            why = None if outcome == "sent" else _why(legs, no_trade.get(symbol))
-        record = {
-            "directive": shown,
+            out.append(parts.with_intents(symbol, mine))
+    return out
+
+
+def decision_rows(tick: Tick) -> list[tuple[str, str, str, str, str]]:
+    """The rows :meth:`Ledger.record_decisions` stores: (tick id, session, symbol, outcome, record text), each text
+    what :func:`encode_record` gives for :func:`decision_records`' record.
+
+    A symbol without intents (most of them, most ticks) is written from fragments: the directive, session and tick
+    id are encoded once a tick, a reason once per distinct text, and only the symbol and its votes per record, by
+    the same encoder (its text of a document is its texts of the parts, joined as the document nests them).
+    """
+    parts = _Parts.of(tick)
+    if parts is None:
+        return []
+    tick_id, session = parts.tick_id, parts.session
+    head = (
+        f'{{"directive":{_json(parts.directive)},"intents":[],"outcome":"no_intent","session":{_json(session)},'
+        '"symbol":'
+    )
+    middle = f',"tick_id":{_json(tick_id)},"votes":'
+    reasons: dict[str, str] = {}
+    votes = parts.votes
+    out = []
+    for symbol in parts.symbols:
+        mine = parts.intents.get(symbol)
+        if mine is None:
+            why = parts.why_no_intent(symbol)
+            why_json = reasons.get(why)
+            if why_json is None:
+                why_json = reasons[why] = _json(why)
+            text = f'{head}{_json(symbol)}{middle}{_json(votes.get(symbol, []))},"why_no_trade":{why_json}}}'
+            out.append((tick_id, session, symbol, "no_intent", text))
+        else:
+            _, outcome, record = parts.with_intents(symbol, mine)
+            out.append((tick_id, session, symbol, outcome, encode_record(record)))
+    return out
+
+
+class _Parts:
+    """What a tick's records are made of: the directive shown, each symbol's votes and intents, the verdicts."""
+
+    __slots__ = ("compliance", "directive", "intents", "no_trade", "report", "risk", "session", "symbols", "tick_id",
+                 "votes")  # fmt: skip
+
+    def __init__(self, tick: Tick, pack: TradePack) -> None:
+        directive = tick.get(DIRECTIVE, Directive)
+        proposals: list[Proposal] = tick.outputs.get(PROPOSALS) or []
+        self.risk = _index(tick.get(RISK_VERDICTS, Verdicts))
+        self.compliance = _index(tick.get(COMPLIANCE_VERDICTS, Verdicts))
+        self.report = tick.get(EXECUTION_REPORT, ExecutionReport) or ExecutionReport()
+        self.directive = (
+            {
+                "avoid_signals": list(directive.avoid_signals),
+                "gross_target": directive.gross_target,
+                "max_names": directive.max_names,
+                "regime": directive.regime,
+            }
+            if directive
+            else None
+        )
+        weights = pack.weights
+        votes: dict[str, list[dict[str, Any]]] = {}
+        for p in sorted(proposals, key=_by_plugin):  # stable: each symbol's votes in plug-in order
+            vote = {
+                "confidence": p.confidence,
+                "plugin": p.plugin,
+                "rationale": p.rationale,
+                "score": p.score,
+                "weight": weights.get(p.plugin),
+            }
+            found = votes.get(p.symbol)
+            if found is None:
+                votes[p.symbol] = [vote]
+            else:
+                found.append(vote)
+        self.votes = votes
+        intents: dict[str, list[OrderIntent]] = {}
+        for intent in pack.intents:
+            intents.setdefault(intent.symbol, []).append(intent)
+        self.intents = intents
+        self.no_trade = pack.no_trade
+        self.session = pack.as_of.isoformat()
+        self.tick_id = tick.id
+        self.symbols = sorted(votes.keys() | intents.keys() | self.no_trade.keys())
+
+    @classmethod
+    def of(cls, tick: Tick) -> _Parts | None:
+        pack = tick.get(TRADE_PACK, TradePack)
+        return None if pack is None else cls(tick, pack)
+
+    def why_no_intent(self, symbol: str) -> str:
+        return self.no_trade.get(symbol) or _NO_VIEW
+
+    def with_intents(self, symbol: str, mine: list[OrderIntent]) -> tuple[str, str, dict[str, Any]]:
+        legs = [_leg(i, self.risk.get(i.id), self.compliance.get(i.id), self.report) for i in mine]
+        outcome = _outcome(legs, self.no_trade.get(symbol))
+        why = None if outcome == "sent" else _why(legs, self.no_trade.get(symbol))
+        return symbol, outcome, self.record(symbol, legs, outcome, why)
+
+    def record(self, symbol: str, legs: list[dict[str, Any]], outcome: str, why: str | None) -> dict[str, Any]:
+        return {
+            "directive": self.directive,
             "intents": legs,
             "outcome": outcome,
-            "session": session,
+            "session": self.session,
             "symbol": symbol,
-            "tick_id": tick_id,
-            "votes": votes.get(symbol, []),
+            "tick_id": self.tick_id,
+            "votes": self.votes.get(symbol, []),
             "why_no_trade": why,
         }
-        out.append((symbol, outcome, record))
-    return out
 
 
 _NO_VIEW = "no plug-in view strong enough for an order"
@@ -109,6 +167,11 @@ def encode_record(record: dict[str, Any]) -> str:
     about 130 kB of them).
     """
     return to_json(record, fallback=str).decode()
+
+
+def _json(value: Any) -> str:
+    """A part of a record, as :func:`encode_record` encodes it inside the record."""
+    return to_json(value, fallback=str).decode()
 
 
 def _by_plugin(p: Proposal) -> str:
@@ -187,12 +250,9 @@ class TraceAgent(Agent):
     order = 100
 
     async def on_tick(self, tick: Tick) -> None:
-        pack = tick.get(TRADE_PACK, TradePack)
-        if pack is None:
-            return
-        session = pack.as_of.isoformat()
-        rows = [(tick.id, session, s, o, encode_record(r)) for s, o, r in decision_records(tick)]
-        await self.context.ledger.record_decisions(rows)
+        rows = decision_rows(tick)
+        if rows:
+            await self.context.ledger.record_decisions(rows)
 
 
 async def trace(

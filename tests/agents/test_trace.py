@@ -6,7 +6,11 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from agents.trace import decision_records, encode_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic_core import to_json
+
+from agents.trace import decision_records, decision_rows, encode_record
 from agents.types import (
     COMPLIANCE_VERDICTS,
     DIRECTIVE,
@@ -117,3 +121,79 @@ def test_the_stored_json_is_what_json_dumps_would_say_with_sorted_keys() -> None
         text = encode_record(record)
         assert json.loads(text) == json.loads(json.dumps(record, sort_keys=True, default=str))
         assert keys_sorted(json.loads(text))
+
+
+def old_rows(t: Tick) -> list[tuple[str, str, str, str, str]]:
+    """What the trace agent stored before records were written from fragments."""
+    pack = t.get(TRADE_PACK, TradePack)
+    if pack is None:
+        return []
+    session = pack.as_of.isoformat()
+    return [(t.id, session, s, o, to_json(r, fallback=str).decode()) for s, o, r in decision_records(t)]
+
+
+def test_the_stored_rows_are_the_encoded_records_byte_for_byte() -> None:
+    t = tick()
+    assert decision_rows(t) == old_rows(t)
+    assert [r[3] for r in decision_rows(t)] == ["sent", "risk_rejected", "no_intent"]
+    empty = Tick("t0", 1, datetime(2024, 3, 1, 21, tzinfo=UTC))
+    assert decision_rows(empty) == old_rows(empty) == []
+    empty.put(TRADE_PACK, TradePack(as_of=DAY))
+    assert decision_rows(empty) == old_rows(empty) == []
+
+
+_text = st.text(max_size=12)
+_unit = st.floats(-1, 1) | st.sampled_from([1e-05, -0.0, 0.0, 1.0, -1.0, 0.026443305517838703])
+_price = st.floats(1e-06, 1e09) | st.sampled_from([1e16, 1e-05 + 50])
+_weight = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([1e16, 1e-07, 123456789.0, 0.0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tick_id=_text,
+    symbols=st.lists(_text, min_size=1, max_size=6, unique=True),
+    plugins=st.lists(st.sampled_from(["technical", "macro", "é", 'q"t', "a\\b"]), min_size=1, max_size=3, unique=True),
+    weights=st.dictionaries(st.sampled_from(["technical", "macro", "é"]), _weight, max_size=3),
+    directive=st.none() | st.tuples(st.sampled_from(["neutral", "risk_on", "ünï\u2028"]), st.floats(0, 3)),
+    data=st.data(),
+)
+def test_any_tick_stores_what_its_records_encode_to(
+    tick_id: str,
+    symbols: list[str],
+    plugins: list[str],
+    weights: dict[str, float],
+    directive: tuple[str, float] | None,
+    data: st.DataObject,
+) -> None:
+    t = Tick(tick_id, 1, datetime(2024, 3, 1, 21, tzinfo=UTC))
+    if directive is not None:
+        t.put(
+            DIRECTIVE,
+            Directive(as_of=DAY, universe=symbols, regime=directive[0], gross_target=directive[1], max_names=3,
+                      avoid_signals=plugins[:1]),
+        )  # fmt: skip
+    proposals = [
+        Proposal(plugin=plugin, symbol=symbol, score=data.draw(_unit), confidence=abs(data.draw(_unit)),
+                 rationale=data.draw(_text))
+        for symbol in symbols
+        for plugin in plugins
+        if data.draw(st.booleans())
+    ]  # fmt: skip
+    t.put(PROPOSALS, proposals)
+    traded = [s for s in symbols if data.draw(st.booleans())]
+    intents = [
+        OrderIntent(id=f"{tick_id}:{s}", symbol=s, side="buy", qty=100, ref_price=data.draw(_price),
+                    priority=i, target_weight=data.draw(_unit), current_weight=0.0, consensus=data.draw(_unit),
+                    votes={p: data.draw(_unit) for p in plugins}, rationale=data.draw(_text))
+        for i, s in enumerate(traded)
+    ]  # fmt: skip
+    no_trade = {s: data.draw(_text) for s in symbols if data.draw(st.booleans())}
+    t.put(TRADE_PACK, TradePack(as_of=DAY, intents=intents, weights=weights, no_trade=no_trade))
+    verdicts = [
+        Verdict(intent_id=i.id, symbol=i.symbol, approved=data.draw(st.booleans()), qty=100, reasons=[data.draw(_text)])
+        for i in intents
+    ]
+    t.put(RISK_VERDICTS, Verdicts(agent="risk", items=verdicts))
+    t.put(COMPLIANCE_VERDICTS, Verdicts(agent="compliance", items=verdicts[::2]))
+    t.put(EXECUTION_REPORT, ExecutionReport(failures={i.id: "venue down" for i in intents[1::3]}))
+    assert decision_rows(t) == old_rows(t)
