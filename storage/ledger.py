@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, Self
 
@@ -478,11 +479,15 @@ class Ledger:
         its JSON text already encoded (as ``json.dumps(record, sort_keys=True, default=str)`` would)."""
         if not rows_:
             return
+        found = [(t, s, sym, o, r if isinstance(r, str) else _decision_json(r)) for t, s, sym, o, r in rows_]
+        whole = len(found) - len(found) % _DECISIONS_BATCH
         async with self.transaction(()) as db:
-            await db.executemany(
-                "INSERT OR REPLACE INTO decisions (tick_id, session, symbol, outcome, record) VALUES (?, ?, ?, ?, ?)",
-                [(t, s, sym, o, r if isinstance(r, str) else _decision_json(r)) for t, s, sym, o, r in rows_],
-            )
+            # Batches of rows in one statement (a third less work than a statement a row); the rest a row at a time, so
+            # only two statements are ever prepared. Rows go in in order, as with executemany.
+            for at in range(0, whole, _DECISIONS_BATCH):
+                await db.execute(_INSERT_DECISIONS_BATCH, list(chain.from_iterable(found[at : at + _DECISIONS_BATCH])))
+            if whole < len(found):
+                await db.executemany(_INSERT_DECISIONS + _DECISION_VALUES, found[whole:])
 
     async def decisions(
         self, *, tick_id: str | None = None, symbol: str | None = None, session: str | None = None, limit: int = 200
@@ -565,6 +570,10 @@ class Ledger:
 
 
 _decision_json = json.JSONEncoder(sort_keys=True, default=str).encode
+_INSERT_DECISIONS = "INSERT OR REPLACE INTO decisions (tick_id, session, symbol, outcome, record) VALUES "
+_DECISION_VALUES = "(?, ?, ?, ?, ?)"
+_DECISIONS_BATCH = 32  # 160 parameters a statement: within SQLite's oldest limit (999)
+_INSERT_DECISIONS_BATCH = _INSERT_DECISIONS + ", ".join([_DECISION_VALUES] * _DECISIONS_BATCH)
 
 
 def _fill(r: sqlite3.Row) -> Fill:

@@ -80,3 +80,34 @@ async def test_a_ledger_of_schema_2_is_migrated_with_its_trace(tmp_path: Path) -
         assert names == ["decisions", "decisions_session_symbol"]
     finally:
         await ledger.close()
+
+
+async def test_rows_written_in_batches_are_the_rows_a_statement_each_would_write(tmp_path: Path) -> None:
+    """Any count of rows (below, at and past a batch, several batches), documents and texts mixed, a (tick, symbol)
+    repeated within and across batches (the later row wins, as with one INSERT OR REPLACE a row)."""
+    rng = random.Random(11)
+    for count in (1, 31, 32, 33, 64, 100, 131):
+        rows: list[tuple[str, str, str, str, dict[str, object] | str]] = []
+        for i in range(count):
+            symbol = f"S{rng.randrange(40 if count > 60 else 1000):03d}"
+            record: dict[str, object] | str = {"i": i, "z": [1.5, None]} if i % 3 == 0 else f'{{"i":{i}}}'
+            rows.append((f"t{count}", "2024-01-02", symbol, "no_intent" if i % 2 else "sent", record))
+        batched = await Ledger.open(tmp_path / f"b{count}.sqlite", durable=False)
+        try:
+            await batched.record_decisions(rows)
+            async with batched.conn.execute("SELECT * FROM decisions ORDER BY tick_id, symbol") as cur:
+                got = [tuple(r) for r in await cur.fetchall()]
+        finally:
+            await batched.close()
+        with connect_sync(tmp_path / f"b{count}.sqlite") as one_each:
+            one_each.execute("DELETE FROM decisions")
+            for t, s, sym, o, r in rows:
+                text = r if isinstance(r, str) else json.dumps(r, sort_keys=True, default=str)
+                one_each.execute(
+                    "INSERT OR REPLACE INTO decisions (tick_id, session, symbol, outcome, record)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (t, s, sym, o, text),
+                )
+            want = [tuple(r) for r in one_each.execute("SELECT * FROM decisions ORDER BY tick_id, symbol")]
+        assert got == want, count
+        assert len({r[2] for r in rows}) == len(got)
