@@ -10,12 +10,13 @@ is above the slow one, -1 otherwise, nothing else.
 from __future__ import annotations
 
 from math import isfinite
+from typing import Any
 
 import numpy as np
 
 from agents.market import MarketView
 from agents.quant._panel import F64, daily_vol, window
-from agents.quant._plugin import proposal, universe
+from agents.quant._plugin import proposal_fields, universe, validate_proposals
 from agents.quant._settings import QuantSettings, TechnicalMode
 from agents.types import Directive, Proposal
 
@@ -89,30 +90,32 @@ class TechnicalPlugin:
         return self._blend(w.symbols, w.values, w.history)
 
     def _sma_cross(self, symbols: list[str], values: F64, ok: np.ndarray) -> list[Proposal]:
-        fast, slow = sma(values, self.fast), sma(values, self.slow)
-        signal = np.where(fast > slow, 1.0, -1.0)  # sma_cross(values, fast, slow) without computing both SMAs again
-        ff, ss, sg = fast.tolist(), slow.tolist(), signal.tolist()
-        out = []
+        ff, ss = sma(values, self.fast).tolist(), sma(values, self.slow).tolist()
         name, head_fast, head_slow = self.name, f"SMA{self.fast}", f"SMA{self.slow}"
+        fields: list[dict[str, Any]] = []
         for j in np.flatnonzero(ok).tolist():
-            f, sl, sig = ff[j], ss[j], sg[j]
-            rel, call = (">", "long") if sig > 0 else ("<=", "flat")
-            why = f"{head_fast} {f:.4g} {rel} {head_slow} {sl:.4g}: {call}"
-            if isfinite(f) and isfinite(sl):  # what proposal() checks, skipped for the usual finite pair
-                # sig is +-1.0 and the confidence 1.0: already in range, nothing for proposal() to clip
-                out.append(
-                    Proposal(
-                        plugin=name,
-                        symbol=symbols[j],
-                        score=sig,
-                        confidence=1.0,
-                        rationale=why,
-                        signals={"sma_fast": f, "sma_slow": sl},
-                    )
+            f, sl = ff[j], ss[j]
+            # the float comparison np.where(fast > slow, 1.0, -1.0) makes, a NaN side included (flat)
+            if f > sl:
+                sig, why = 1.0, f"{head_fast} {f:.4g} > {head_slow} {sl:.4g}: long"
+            else:
+                sig, why = -1.0, f"{head_fast} {f:.4g} <= {head_slow} {sl:.4g}: flat"
+            if isfinite(f) and isfinite(sl):  # what proposal_fields() checks, skipped for the usual finite pair
+                # sig is +-1.0 and the confidence 1.0: already in range, nothing to clip
+                signals = {"sma_fast": f, "sma_slow": sl}
+                fields.append(
+                    {
+                        "plugin": name,
+                        "symbol": symbols[j],
+                        "score": sig,
+                        "confidence": 1.0,
+                        "rationale": why,
+                        "signals": signals,
+                    }
                 )
             else:
-                out.append(proposal(name, symbols[j], sig, 1.0, why, {"sma_fast": f, "sma_slow": sl}))
-        return out
+                fields.append(proposal_fields(name, symbols[j], sig, 1.0, why, {"sma_fast": f, "sma_slow": sl}))
+        return validate_proposals(fields)
 
     def _blend(self, symbols: list[str], values: F64, history: np.ndarray) -> list[Proposal]:
         s = self.s
@@ -153,7 +156,7 @@ class TechnicalPlugin:
         mom_ok = has_mom.tolist()
         ready = history >= max(self.slow, s.zscore_window, s.rsi_period + 1)
         head = f"SMA{self.fast}/SMA{self.slow}"
-        out = []
+        fields: list[dict[str, Any]] = []
         for j in np.flatnonzero(ready).tolist():
             mom_text = f"12-1 momentum {mr[j]:+.1%}" if mom_ok[j] else "momentum n/a (short history)"
             why = (
@@ -168,5 +171,5 @@ class TechnicalPlugin:
                 "rsi": rr[j],
                 "vol": vv[j],
             }
-            out.append(proposal(self.name, symbols[j], sc[j], cf[j], why, signals))
-        return out
+            fields.append(proposal_fields(self.name, symbols[j], sc[j], cf[j], why, signals))
+        return validate_proposals(fields)

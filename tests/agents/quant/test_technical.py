@@ -6,9 +6,21 @@ from datetime import date
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from agents.market import MarketData
-from agents.quant import QuantSettings, TechnicalPlugin, default_directive, rsi, sma_cross, window, zscore
+from agents.quant import (
+    QuantSettings,
+    TechnicalPlugin,
+    default_directive,
+    proposal,
+    rsi,
+    sma,
+    sma_cross,
+    window,
+    zscore,
+)
+from agents.quant._plugin import proposal_fields, validate_proposals
 from agents.types import Directive, Proposal
 from tests.agents.quant._market import crafted_market, trend_path
 
@@ -147,3 +159,45 @@ def test_demo_market_gives_technical_views_of_both_signs(demo_data: MarketData) 
         scores += [p.score for p in plugin.propose(view, default_directive(view))]
     assert any(s > 0.05 for s in scores)
     assert any(s < -0.05 for s in scores)
+
+
+def _one_by_one_sma_cross(plugin: TechnicalPlugin, symbols: list[str], values: np.ndarray) -> list[Proposal]:
+    """The sma-cross proposals as the plug-in built them before batch validation: one constructor a proposal."""
+    fast, slow = sma(values, plugin.fast), sma(values, plugin.slow)
+    out = []
+    for j, symbol in enumerate(symbols):
+        f, sl = float(fast[j]), float(slow[j])
+        sig = 1.0 if f > sl else -1.0
+        rel, call = (">", "long") if sig > 0 else ("<=", "flat")
+        why = f"SMA{plugin.fast} {f:.4g} {rel} SMA{plugin.slow} {sl:.4g}: {call}"
+        out.append(proposal(plugin.name, symbol, sig, 1.0, why, {"sma_fast": f, "sma_slow": sl}))
+    return out
+
+
+def test_sma_cross_batch_validated_proposals_equal_one_constructor_each() -> None:
+    plugin = TechnicalPlugin(mode="sma_cross", fast=3, slow=5)
+    up, down, flat = np.linspace(1, 5, 5), np.linspace(5, 1, 5), np.full(5, 2.0)
+    inf = np.array([1.0, 2.0, 3.0, 4.0, np.inf])  # a non-finite SMA goes through proposal()'s cleaning
+    nan = np.array([1.0, np.nan, 3.0, 4.0, 5.0])
+    values = np.array([up, down, flat, inf, nan]).T
+    symbols = ["UP", "DOWN", "FLAT", "INF", "NAN"]
+    got = plugin._sma_cross(symbols, values, np.ones(5, dtype=bool))
+    want = _one_by_one_sma_cross(plugin, symbols, values)
+    assert got == want
+    assert [p.model_fields_set for p in got] == [p.model_fields_set for p in want]
+    assert [type(p) for p in got] == [Proposal] * 5
+    assert got[3].signals == {}  # non-finite SMAs dropped, as proposal() does
+    assert got[4].signals == {"sma_fast": 4.0}
+    assert got[4].score == -1.0  # a NaN SMA is flat
+
+
+def test_validate_proposals_is_one_constructor_a_proposal() -> None:
+    fields = [
+        proposal_fields("p", "A", 2.0, -1.0, "clipped", {"x": 1.0, "y": float("nan")}),
+        proposal_fields("p", "B", -0.25, 0.5, "plain", {}),
+    ]
+    got = validate_proposals(fields)
+    assert got == [Proposal(**f) for f in fields]
+    assert (got[0].score, got[0].confidence, got[0].signals) == (1.0, 0.0, {"x": 1.0})
+    with pytest.raises(ValidationError):
+        validate_proposals([{**fields[1], "score": 3.0}])  # still validated
