@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from agents.director import CouncilSettings, build_consensus
+from agents.director import Council, CouncilSettings, build_consensus
 from tests.agents.director._council_helpers import directive, prop
 
 S = CouncilSettings()
@@ -79,3 +81,49 @@ def test_avoided_plugins_do_not_vote_even_if_they_propose() -> None:
     whole = build_consensus(proposals, {"a": 0.5, "b": 0.5}, directive(["X", "Y"], avoid=["b"]), S)
     assert whole.active == ["a"]
     assert "b" in whole.ignored
+
+
+def _bits(council: Council) -> list[tuple[object, ...]]:
+    """Every field of every symbol, floats by repr (a -0.0 is not a 0.0 here), in table order."""
+    return [
+        (
+            c.symbol,
+            repr(c.consensus),
+            repr(c.confidence),
+            c.views,
+            repr(c.weight_share),
+            c.quorum,
+            [(k, repr(v)) for k, v in c.votes.items()],
+            [(k, repr(v)) for k, v in c.contributions.items()],
+            c.reason,
+        )
+        for c in council.table.values()
+    ]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_one_plugin_councils_take_the_general_loops_values(seed: int) -> None:
+    """A council whose proposals are all one plug-in's is decided by a shorter path: the same table, bit for bit,
+    as the general loop gives (which a harmless avoided name forces)."""
+    rng = random.Random(seed)
+    symbols = [f"S{i:02d}" for i in range(rng.randint(0, 12))]
+    proposals = [
+        prop(
+            "technical",
+            rng.choice(symbols),
+            rng.choice([1.0, -1.0, 0.0, -0.0, rng.uniform(-1, 1)]),
+            rng.choice([1.0, 0.0, 0.01, rng.random()]),
+        )
+        for _ in range(rng.randint(0, 16) if symbols else 0)
+    ]
+    weights = rng.choice([{"technical": 1.0}, {"technical": 0.0}, {}, {"technical": 0.4, "other": 0.6}])
+    settings = CouncilSettings(
+        quorum=rng.choice([1, 2]),
+        quorum_of_active=rng.choice([True, False]),
+        weight_threshold=rng.choice([0.0, 0.5, 1.0]),
+        min_confidence=rng.choice([0.0, 0.05]),
+    )
+    fast = build_consensus(proposals, weights, directive(symbols), settings)
+    general = build_consensus(proposals, weights, directive(symbols, avoid=["nobody"]), settings)
+    assert _bits(fast) == _bits(general)
+    assert (fast.active, fast.quorum, fast.ignored) == (general.active, general.quorum, general.ignored)
