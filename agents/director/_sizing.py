@@ -96,6 +96,8 @@ def plan_trades(
     decide = _pass_through if pass_through else _decide
     table, working, held_of = council.table, holdings.working, holdings.qty
     lot = float(settings.lot)
+    long_lot = f"long {settings.lot}"
+    texts: dict[tuple[float, ...], str] = {}
     for symbol in symbols:
         price = prices.get(symbol)
         if price is None or price <= 0:
@@ -107,10 +109,22 @@ def plan_trades(
         held = held_of.get(symbol, 0.0)
         c = table.get(symbol)
         if pass_through and c is not None and c.quorum and symbol in universe:
-            qty = lot if c.consensus > 0 else 0.0
+            cons = c.consensus
+            qty = lot if cons > 0 else 0.0
             if abs(qty - held) < _EPS:
-                why = _pass_through_why(c, qty, settings)
-                steps.append((symbol, f"{why}; already there ({held:g} shares)"))
+                # _pass_through_why(c, qty, settings) and _intent's "already there": a few distinct texts a tick
+                # (a signal of +-1 and a lot or nothing held), each formatted once (0.65 us); a zero's key carries
+                # its sign, which the text shows
+                key: tuple[float, ...] = (cons, held)
+                if not cons or not held:
+                    key = (cons, held, math.copysign(1.0, cons), math.copysign(1.0, held))
+                why = texts.get(key)
+                if why is None:
+                    why = texts[key] = (
+                        f"pass-through: signal {cons:+.2f} -> {long_lot if qty else 'flat'}; "
+                        f"already there ({held:g} shares)"
+                    )
+                steps.append((symbol, why))
                 continue
         plan = _Plan(symbol, price, held, held * price / nav, 0.0, c, "")
         if decide(plan, symbol in universe, vols.get(symbol), nav, settings, no_trade):

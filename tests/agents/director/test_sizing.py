@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents.director import CouncilSettings
-from tests.agents.director._council_helpers import pack, prop
+from agents.director import Consensus, Council, CouncilSettings, Holdings, plan_trades
+from agents.director._sizing import _pass_through_why
+from tests.agents.director._council_helpers import directive, pack, prop
 
 NAV = 1_000_000.0
 
@@ -214,3 +215,28 @@ def test_pass_through_no_trade_reasons_keep_their_order_and_words() -> None:
     assert list(p.no_trade) == ["A", "B", "E"]  # in symbol order, as the plans would give them
     assert p.no_trade["A"] == "pass-through: signal +1.00 -> long 100; already there (100 shares)"
     assert p.no_trade["B"] == "pass-through: signal -1.00 -> flat; already there (0 shares)"
+
+
+def test_pass_through_reasons_formatted_once_keep_each_sign_of_zero() -> None:
+    """Symbols already at their lot share a formatted reason when their signal and holding are the same numbers;
+    a zero's sign shows in the text (+0.00 / -0.00, 0 / -0), so a 0.0 never takes a -0.0's reason or back."""
+    s = CouncilSettings(pass_through=True, lot=100, quorum=1)
+    held = {"A": 0.0, "B": -0.0, "C": 100.0, "D": -0.0, "E": 0.0, "F": 100.0}
+    cons = {"A": -1.0, "B": -1.0, "C": 1.0, "D": 0.0, "E": -0.0, "F": 1.0}
+    council = Council({k: Consensus(k, v, 1.0, 1, 1.0, True) for k, v in cons.items()}, ["technical"], 1)
+    p = plan_trades(
+        council,
+        holdings=Holdings(1e6, held, {}),
+        prices=dict.fromkeys(held, 10.0),
+        vols={},
+        directive=directive(sorted(held)),
+        settings=s,
+        weights={"technical": 1.0},
+        tick_id="t",
+    )
+    assert p.intents == []
+    for symbol, c in council.table.items():
+        qty = 100.0 if c.consensus > 0 else 0.0
+        assert p.no_trade[symbol] == f"{_pass_through_why(c, qty, s)}; already there ({held[symbol]:g} shares)"
+    assert p.no_trade["B"].endswith("(-0 shares)")
+    assert "signal -0.00" in p.no_trade["E"]
