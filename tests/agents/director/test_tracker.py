@@ -4,6 +4,7 @@ JSON and SQLite, and weights move between a backtest and live."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from agents.director import (
     load_tracker,
     save_tracker,
 )
-from agents.types import ExecutionReport, FillReport, OrderIntent, TradePack, Verdict, Verdicts
+from agents.types import ExecutionReport, FillReport, OrderIntent, Proposal, TradePack, Verdict, Verdicts
 from storage.ledger import Ledger
 from tests.agents.director._council_helpers import prop
 
@@ -291,3 +292,82 @@ def test_the_stored_text_is_the_document_encoded_whole_after_every_kind_of_tick(
     copy = PerformanceTracker(CouncilSettings())
     copy.restore(json.loads(tracker.to_json_text()))
     assert copy.to_json_text() == tracker.to_json_text()
+
+
+def test_the_saved_seen_fills_follow_the_oldest_dropped_and_any_other_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saved list of seen fills is joined from each fill's encoded key: the same bytes as encoding the list
+    whole, when fills pass the cap and the oldest go, after a restore, and if anything else edits the list."""
+    from pydantic_core import to_json
+
+    monkeypatch.setattr("agents.director._tracker._MAX_FILLS", 3)
+    tracker = PerformanceTracker(CouncilSettings())
+    for n in range(6):
+        day = START + timedelta(days=n)
+        fills = [fill("X", "buy", 1, 100.0, "i", 10 * n + k) for k in range(n % 3)]
+        tracker.update(day, plugins=PLUGINS, proposals=[prop("good", "X", 0.5)], prices={"X": 100.0},
+                       report=ExecutionReport(fills=fills), nav=1e6)  # fmt: skip
+        assert len(tracker.seen_fills) <= 3
+        assert tracker.to_json_text() == to_json(tracker.to_json()).decode()
+    copy = PerformanceTracker(CouncilSettings())
+    copy.restore(json.loads(tracker.to_json_text()))
+    assert copy.to_json_text() == tracker.to_json_text()
+    tracker.seen_fills.popitem(last=False)  # not through the tracker's own paths
+    tracker._tail = None
+    assert tracker.to_json_text() == to_json(tracker.to_json()).decode()
+
+
+def _general_store_pending(
+    self: PerformanceTracker, session: date, proposals: list[Proposal], prices: dict[str, float], only: object = None
+) -> None:
+    """The pending calls as stored before the one-plug-in path (the reference it must equal)."""
+    calls: dict[str, dict[str, list[float]]] = {}
+    for p in proposals:
+        if p.symbol in prices:
+            calls.setdefault(p.plugin, {})[p.symbol] = [p.score, p.confidence]
+    if not calls:
+        return
+    wanted = {s for c in calls.values() for s in c}
+    self.pending = {
+        "session": session.isoformat(),
+        "prices": {s: prices[s] for s in sorted(wanted)},
+        "calls": {k: dict(sorted(v.items())) for k, v in sorted(calls.items())},
+    }
+
+
+def _general_observe_confidence(self: PerformanceTracker, proposals: list[Proposal], only: object = None) -> None:
+    sums: dict[str, list[float]] = {}
+    for p in proposals:
+        sums.setdefault(p.plugin, []).append(p.confidence)
+    for plugin, confs in sorted(sums.items()):
+        st = self.stats[plugin]
+        st.conf_ew += sum(confs) / len(confs)
+        st.conf_n_ew += 1.0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_one_plugin_ticks_store_and_score_what_the_general_loops_do(seed: int) -> None:
+    """Ticks whose proposals are all one plug-in's store their pending calls and observe confidence by a shorter
+    path: the tracker's document is the same, byte for byte, as the general loops give, tick after tick."""
+    import types
+
+    rng = random.Random(seed)
+    fast, general = PerformanceTracker(CouncilSettings()), PerformanceTracker(CouncilSettings())
+    general._store_pending = types.MethodType(_general_store_pending, general)  # type: ignore[method-assign]
+    general._observe_confidence = types.MethodType(_general_observe_confidence, general)  # type: ignore[method-assign]
+    symbols = ["A", "B", "C", "D", "E"]
+    for n in range(30):
+        day = START + timedelta(days=n // 2)  # two ticks a session: the second stores, does not score
+        plugins = ["good"] if rng.random() < 0.8 else ["good", "bad"]
+        proposals = [
+            prop(
+                rng.choice(plugins),
+                rng.choice(symbols),
+                rng.choice([1.0, -1.0, 0.0, rng.uniform(-1, 1)]),
+                rng.choice([1.0, 0.0, rng.random()]),
+            )
+            for _ in range(rng.randint(0, 8))
+        ]
+        prices = {s: rng.choice([100.0, 101.0, rng.uniform(90, 110)]) for s in symbols if rng.random() < 0.9}
+        for tracker in (fast, general):
+            tracker.update(day, plugins=PLUGINS, proposals=proposals, prices=prices)
+        assert fast.to_json_text() == general.to_json_text()
