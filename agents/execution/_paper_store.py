@@ -25,7 +25,7 @@ from storage.records import Side
 _T = TypeVar("_T")
 SYNCHRONOUS = "PRAGMA synchronous=NORMAL"  # after PRAGMAS (FULL): see the decision record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: no index of orders by state (no query reads by state; each state change paid for it)
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS venue_state (
         venue TEXT PRIMARY KEY,
@@ -54,7 +54,7 @@ _SCHEMA = (
         reason TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (venue, client_order_id)
     )""",
-    "CREATE INDEX IF NOT EXISTS venue_orders_state ON venue_orders (venue, state)",
+    "DROP INDEX IF EXISTS venue_orders_state",  # schema 1 had it
     """CREATE TABLE IF NOT EXISTS venue_fills (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         venue TEXT NOT NULL,

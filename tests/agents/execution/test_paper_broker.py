@@ -300,6 +300,32 @@ async def test_every_order_the_store_reads_back_is_the_one_in_memory(tmp_path: P
         await again.close()
 
 
+async def test_a_schema_1_store_loses_its_index_by_state_and_nothing_else(tmp_path: Path) -> None:
+    broker = exchange(tmp_path).venue("PAPER-A")
+    await broker.connect()
+    await broker.submit(buy("C1"))
+    await broker.submit(buy("C2", symbol="BBB", limit=1.0))
+    await broker.on_bar(DATA.view(DAYS[1]))
+    live = dict(broker.book.orders)
+    await broker.close()
+    path = tmp_path / "paper_broker.sqlite"
+    with sqlite3.connect(path) as db:  # as schema 1 left it
+        db.execute("CREATE INDEX venue_orders_state ON venue_orders (venue, state)")
+        db.execute("PRAGMA user_version=1")
+    again = exchange(tmp_path).venue("PAPER-A")
+    await again.connect()
+    try:
+        assert again.book.orders == live
+        assert await again.positions() == {"AAA": 100.0}
+    finally:
+        await again.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "venue_orders_state" not in indexes
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 async def test_a_caller_timeout_cannot_interrupt_what_the_venue_accepts(venue: PaperBroker) -> None:
     """The venue's write of a batch is one synchronous transaction: a caller whose deadline has already passed
     still gets every answer, and the venue holds every order it acknowledged (no half-accepted batch)."""
