@@ -99,7 +99,7 @@ async def apply_fills_booked(db: aiosqlite.Connection, fills: Sequence[Fill]) ->
             for r in await cur.fetchall():
                 positions[r["symbol"]] = _PositionState(r["qty"], r["avg_cost"], r["realised_pnl"])
     applied: list[bool] = []
-    new_fills: list[Fill] = []
+    new_fills: list[tuple[Fill, str]] = []  # with its timestamp as stored
     cash_moves: list[tuple[float, float]] = []
     for index, fill in enumerate(fills):
         order = orders.get(fill.client_order_id)
@@ -129,7 +129,7 @@ async def apply_fills_booked(db: aiosqlite.Connection, fills: Sequence[Fill]) ->
         signed = fill.qty if fill.side == "buy" else -fill.qty
         cash_moves.append((signed * fill.price + fill.commission, fill.commission))
         known[key] = fill
-        new_fills.append(fill)
+        new_fills.append((fill, when))
         applied.append(True)
     if not new_fills:
         return applied, None
@@ -139,7 +139,7 @@ async def apply_fills_booked(db: aiosqlite.Connection, fills: Sequence[Fill]) ->
 async def _write(
     db: aiosqlite.Connection,
     first: int,
-    new_fills: list[Fill],
+    new_fills: list[tuple[Fill, str]],
     orders: dict[str, _OrderState],
     positions: dict[str, _PositionState],
     cash_moves: list[tuple[float, float]],
@@ -155,8 +155,8 @@ async def _write(
     await db.executemany(
         "INSERT INTO fills (venue, trade_id, client_order_id, ts, symbol, side, qty, price, commission)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(f.venue, f.trade_id, f.client_order_id, rows.ts(f.ts), f.symbol, f.side, f.qty, f.price, f.commission)
-         for f in new_fills],
+        [(f.venue, f.trade_id, f.client_order_id, when, f.symbol, f.side, f.qty, f.price, f.commission)
+         for f, when in new_fills],
     )  # fmt: skip
     await db.executemany(
         "UPDATE orders SET filled_qty = ?, avg_fill_price = ?, status = ?, updated_at = ? WHERE client_order_id = ?",
@@ -171,7 +171,7 @@ async def _write(
     )
     await db.execute(
         "UPDATE account SET cash = ?, commissions = ?, updated_at = ? WHERE id = 1",
-        (balance, commissions, rows.ts(new_fills[-1].ts)),
+        (balance, commissions, new_fills[-1][1]),
     )
     touched = {  # float(): REAL columns give back floats, whatever was bound
         s: Position(s, float(p.qty), float(p.avg_cost), float(p.realised_pnl),

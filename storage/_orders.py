@@ -18,6 +18,7 @@ from storage.records import Order
 
 ORDER_CHANGES = frozenset({"status", "venue", "broker_order_id", "attempts", "reason"})
 Documents = Mapping[tuple[str, str], Any]  # (namespace, key) -> a JSON document for the kv table
+_encode = json.JSONEncoder(sort_keys=True).encode  # json.dumps(value, sort_keys=True), without an encoder a call
 
 
 async def reserve_numbers(db: aiosqlite.Connection, count: int) -> list[int]:
@@ -69,7 +70,7 @@ async def update_orders(db: aiosqlite.Connection, updates: Mapping[str, Mapping[
 
 async def put_documents(db: aiosqlite.Connection, documents: Documents, ts: datetime) -> dict[tuple[str, str], str]:
     """Write kv documents; returns their stored JSON by (namespace, key)."""
-    raw = {key: json.dumps(value, sort_keys=True) for key, value in documents.items()}
+    raw = {key: _encode(value) for key, value in documents.items()}
     if raw:
         when = rows.ts(ts)
         await db.executemany(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,21 @@ async def test_marks_and_nav_in_one_transaction_keep_the_books_in_memory_exact(t
         assert [p.tick_id for p in await ledger.nav_history()] == ["t1"]
     finally:
         await ledger.close()
+
+
+async def test_documents_are_stored_as_json_dumps_sorted_writes_them(tmp_path: Path) -> None:
+    """A batch's kv documents are encoded by one module-level encoder: the very text json.dumps(sort_keys=True)
+    gives, byte for byte."""
+    documents: dict[tuple[str, str], Any] = {
+        ("ns", "nested"): {"b": [1, 2.5, None, True], "a": {"z": "é€", "y": float("nan")}, "c": -0.0},
+        ("ns", "cursors"): {"PAPER-B": None, "PAPER-A": "17"},
+        ("ns", "plain"): [3, "x", 1e300],
+    }
+    ledger = await open_ledger(tmp_path)
+    try:
+        await ledger.update_orders({}, ts=T0, documents=documents)
+        async with ledger.conn.execute("SELECT namespace, key, value FROM kv WHERE namespace = 'ns'") as cur:
+            stored = {(r["namespace"], r["key"]): r["value"] for r in await cur.fetchall()}
+    finally:
+        await ledger.close()
+    assert stored == {key: json.dumps(value, sort_keys=True) for key, value in documents.items()}
