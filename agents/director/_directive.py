@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from agents.director._settings import DirectorSettings
-from agents.market import MarketView
+from agents.market import MarketData, MarketView
 from agents.quant import MacroRegime, log_returns, view_prices, window
+from agents.quant._panel import F64
 from agents.types import Directive, MarketSnapshot
 
 TRADING_DAYS = 252
@@ -35,14 +37,78 @@ class MarketState:
     vol: float
 
 
-def market_state(view: MarketView, symbols: Sequence[str], trend_lookback: int, vol_lookback: int) -> MarketState:
-    """Trend and volatility of the equal-weighted index of ``symbols`` (zeros without history)."""
+class IndexCache:
+    """The equal-weighted index's daily log return by panel row, kept between ticks for one panel and one list of
+    symbols, so that a tick computes the newest row's instead of the whole window's.
+
+    A row's return is the mean over the symbols of ``log(close[t] / close[t - 1])`` (0 where not finite): the same
+    element-wise operations on the same numbers as :func:`market_state`'s window (``np.log`` is element-wise, and a
+    row's mean is a pairwise sum over that row alone), so the same bits, as a randomised test checks. It serves only
+    windows without a gap: a NaN anywhere in the window makes :func:`window` forward-fill from the window's own
+    rows, which depends on where the window starts; such windows (and any change of panel or symbols) are computed
+    afresh.
+    """
+
+    def __init__(self) -> None:
+        self._data: MarketData | None = None
+        self._symbols: list[str] = []
+        self._cols: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._rows: dict[int, float | None] = {}  # row t -> the index's return from t - 1 to t; None: a gap
+
+    def index(self, view: MarketView, symbols: Sequence[str], n: int) -> F64 | None:
+        """``log_returns(window(view, symbols, n).values).mean(axis=1)`` when that window has no gap and at least
+        three rows; None otherwise (compute it from the window)."""
+        data = view.data
+        wanted = symbols if isinstance(symbols, list) else list(symbols)
+        if data is not self._data or wanted != self._symbols:
+            self._data, self._symbols, self._rows = data, list(wanted), {}
+            known = [s for s in wanted if s in data.col]
+            self._cols = np.fromiter((data.col[s] for s in known), dtype=np.int64, count=len(known))
+        r = view.row
+        start = max(0, r + 1 - n)
+        if r - start < 2 or not self._cols.size:
+            return None
+        rows = self._rows
+        missing = [t for t in range(start + 1, r + 1) if t not in rows]
+        if missing:
+            lo, hi = missing[0], missing[-1]
+            # at least three rows, as every window market_state averages: a panel slice fancy-indexed by column is
+            # laid out column-major from two rows on, and the mean of a row then adds its columns one by one, as
+            # the window's does; a single row of returns would be contiguous and summed pairwise (other bits)
+            first = max(0, min(lo - 1, hi - 2))
+            block = data.panel["close"][first : hi + 1][:, self._cols]
+            gap = np.isnan(block).sum(axis=1) > 0  # a row with a NaN in any column
+            bad = (gap[:-1] | gap[1:]).tolist()
+            means = log_returns(block).mean(axis=1).tolist()
+            for t in range(lo, hi + 1):
+                i = t - first - 1  # the return from row t - 1 to row t
+                rows[t] = None if bad[i] else means[i]
+            if len(rows) > 2 * n:
+                for old in [t for t in rows if t <= start]:
+                    del rows[old]
+        found = [rows[t] for t in range(start + 1, r + 1)]
+        if None in found:
+            return None
+        return np.array(found, dtype=np.float64)
+
+
+def market_state(
+    view: MarketView,
+    symbols: Sequence[str],
+    trend_lookback: int,
+    vol_lookback: int,
+    cache: IndexCache | None = None,
+) -> MarketState:
+    """Trend and volatility of the equal-weighted index of ``symbols`` (zeros without history). With a ``cache``,
+    the index's returns come from it where it has them (the same numbers)."""
     n = max(trend_lookback, vol_lookback) + 1
-    w = window(view, symbols, n)
-    ok = w.has(min(vol_lookback + 1, w.rows)) if w.rows else np.zeros(0, dtype=bool)
-    if w.rows < 3 or not ok.any():
-        return MarketState(0.0, 0.0, 0.0)
-    index = log_returns(w.values[:, ok]).mean(axis=1)
+    index = cache.index(view, symbols, n) if cache is not None else None
+    if index is None:
+        w = window(view, symbols, n)
+        ok = w.has(min(vol_lookback + 1, w.rows)) if w.rows else np.zeros(0, dtype=bool)
+        if w.rows < 3 or not ok.any():
+            return MarketState(0.0, 0.0, 0.0)
+        index = log_returns(w.values[:, ok]).mean(axis=1)
     trend = float(index[-trend_lookback:].sum())
     daily = float(index[-vol_lookback:].std(ddof=1)) if index.size >= 2 else 0.0
     span = min(trend_lookback, index.size)
@@ -93,13 +159,14 @@ def build_directive(
     snapshot: MarketSnapshot | None = None,
     navs: Sequence[float] = (),
     macro: MacroRegime | None = None,
+    index_cache: IndexCache | None = None,
 ) -> Directive:
-    """The directive for ``view.as_of``. Pure: the agent gathers the inputs."""
+    """The directive for ``view.as_of``. Pure: the agent gathers the inputs (``index_cache`` only saves work)."""
     tradeable = list(view_prices(view))
     wanted = [s for s in settings.universe if s in set(tradeable)] if settings.universe else tradeable
     blocked = excluded_symbols(snapshot)
     universe = [s for s in wanted if s not in blocked]
-    market = market_state(view, universe, settings.trend_lookback, settings.vol_lookback)
+    market = market_state(view, universe, settings.trend_lookback, settings.vol_lookback, index_cache)
     dd = drawdown(navs)
     factor, cuts = gross_factor(dd, market.vol, settings)
     macro_score = macro.score if macro is not None else 0.0

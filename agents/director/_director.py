@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from agents.director._directive import build_directive
+from agents.director._directive import IndexCache, build_directive
 from agents.director._settings import DirectorSettings
 from agents.market import MarketView
 from agents.quant import QuantSettings, macro_regime
@@ -62,6 +62,7 @@ class DirectorAgent(Agent):
         self.settings = settings or DirectorSettings()
         self.quant = quant or QuantSettings()
         self.navs = NavCache(self.settings.drawdown_lookback)
+        self.index_cache = IndexCache()
         self.last: Directive | None = None
 
     async def on_tick(self, tick: Tick) -> None:
@@ -73,7 +74,9 @@ class DirectorAgent(Agent):
         found = await ctx.ledger.nav_history(since_session=self.navs.since(view.as_of))
         navs = self.navs.add([(p.session, p.nav) for p in found], view.as_of)
         macro = macro_regime(view, self.quant.macro_change_months, self.quant.macro_stale_days)
-        directive = build_directive(view, self.settings, snapshot=snapshot, navs=navs, macro=macro)
+        directive = build_directive(
+            view, self.settings, snapshot=snapshot, navs=navs, macro=macro, index_cache=self.index_cache
+        )
         tick.put(DIRECTIVE, directive)
         await ctx.publish(topics.DIRECTOR_DIRECTIVE, DIRECTIVE_TYPE, directive, tick_id=tick.id)
         if self._changed(directive):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pytest
 
+from agents.data import Bar
 from agents.director import DirectorSettings, build_directive, drawdown, gross_factor, market_state
+from agents.director._directive import IndexCache
+from agents.market import MarketData
 from agents.quant import macro_regime
 from agents.types import MarketSnapshot
-from tests.agents.quant._market import crafted_market, monthly, trend_path
+from tests.agents.quant._market import crafted_market, monthly, sessions, trend_path
 
 END = date(2021, 6, 30)
 S = DirectorSettings()
@@ -122,3 +127,33 @@ def test_max_names_never_exceeds_the_universe() -> None:
 def test_settings_refuse_inverted_drawdown_limits() -> None:
     with pytest.raises(ValueError, match="DIRECTOR_DRAWDOWN_SOFT"):
         DirectorSettings(drawdown_soft=0.2, drawdown_hard=0.1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_index_cache_gives_the_fresh_market_state_bit_for_bit(seed: int) -> None:
+    """The director keeps the index's daily returns between ticks: every tick's market state is the one computed
+    afresh from the window, to the last bit, through gaps, late listings, a zero close, universes that change,
+    repeated and earlier sessions, and a new panel."""
+    rng = np.random.default_rng(seed)
+    days = sessions(200)
+    bars: dict[str, list[Bar]] = {}
+    for j in range(int(rng.integers(1, 40)) if seed else 3):  # pairwise sums differ from 9 columns on
+        closes = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, len(days))))
+        first = int(rng.integers(0, 60)) if j % 3 == 0 else 0  # late listings
+        kept = [i for i in range(first, len(days)) if j != 1 or not 70 <= i < 75 or rng.random() > 0.5]  # gaps
+        c = closes.tolist()
+        bars[f"S{j}"] = [Bar(f"S{j}", days[i], c[i], c[i], c[i], c[i], 1e6) for i in kept]
+    bars["S0"][len(bars["S0"]) // 2] = replace(bars["S0"][len(bars["S0"]) // 2], close=0.0)
+    data, other = MarketData(bars), MarketData(bars)
+    order = list(range(len(days))) + [int(i) for i in rng.integers(0, len(days), 40)]
+    caches, served = (IndexCache(), IndexCache()), 0
+    for i in order:
+        panel = data if i % 17 else other  # now and then another panel: the cache starts over
+        view = panel.view(days[i])
+        for cache, symbols in zip(caches, (list(view.today()), ["S1", "S0", "NOPE"]), strict=True):
+            fresh = market_state(view, symbols, 60, 20)
+            served += cache.index(view, symbols, 61) is not None
+            assert repr(market_state(view, symbols, 60, 20, cache)) == repr(fresh)
+            short = market_state(view, symbols, 5, 3)
+            assert repr(market_state(view, symbols, 5, 3, IndexCache())) == repr(short)
+    assert served > 50
