@@ -6,6 +6,7 @@ in at query time from the ledger (a fill arrives on a later tick).
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from pydantic_core import to_json
@@ -66,21 +67,33 @@ def decision_rows(tick: Tick) -> list[tuple[str, str, str, str, str]]:
     )
     middle = f',"tick_id":{_json(tick_id)},"votes":'
     reasons: dict[str, str] = {}
-    votes = parts.votes
+    votes, intents, no_trade = parts.votes, parts.intents, parts.no_trade
+    symbols = _SYMBOLS
+    if len(symbols) > _SYMBOLS_KEPT:
+        symbols.clear()
     out = []
     for symbol in parts.symbols:
-        mine = parts.intents.get(symbol)
+        mine = intents.get(symbol)
         if mine is None:
-            why = parts.why_no_intent(symbol)
+            why = no_trade.get(symbol) or _NO_VIEW  # as why_no_intent
             why_json = reasons.get(why)
             if why_json is None:
                 why_json = reasons[why] = _json(why)
-            text = f'{head}{_json(symbol)}{middle}{_json(votes.get(symbol, []))},"why_no_trade":{why_json}}}'
+            symbol_json = symbols.get(symbol)
+            if symbol_json is None:
+                symbol_json = symbols[symbol] = _json(symbol)
+            found = votes.get(symbol)
+            votes_json = "[]" if found is None else to_json(found, fallback=str).decode()
+            text = f'{head}{symbol_json}{middle}{votes_json},"why_no_trade":{why_json}}}'
             out.append((tick_id, session, symbol, "no_intent", text))
         else:
             _, outcome, record = parts.with_intents(symbol, mine)
             out.append((tick_id, session, symbol, outcome, encode_record(record)))
     return out
+
+
+_SYMBOLS: dict[str, str] = {}  # each symbol's JSON text (the universe: a few hundred), emptied past the bound
+_SYMBOLS_KEPT = 10_000
 
 
 class _Parts:
@@ -107,7 +120,7 @@ class _Parts:
         )
         weights = pack.weights
         votes: dict[str, list[dict[str, Any]]] = {}
-        for p in sorted(proposals, key=_by_plugin):  # stable: each symbol's votes in plug-in order
+        for p in sorted(proposals, key=_BY_PLUGIN):  # stable: each symbol's votes in plug-in order
             vote = {
                 "confidence": p.confidence,
                 "plugin": p.plugin,
@@ -174,8 +187,7 @@ def _json(value: Any) -> str:
     return to_json(value, fallback=str).decode()
 
 
-def _by_plugin(p: Proposal) -> str:
-    return p.plugin
+_BY_PLUGIN = attrgetter("plugin")
 
 
 def _index(verdicts: Verdicts | None) -> dict[str, Verdict]:

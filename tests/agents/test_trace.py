@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
@@ -197,3 +198,15 @@ def test_any_tick_stores_what_its_records_encode_to(
     t.put(COMPLIANCE_VERDICTS, Verdicts(agent="compliance", items=verdicts[::2]))
     t.put(EXECUTION_REPORT, ExecutionReport(failures={i.id: "venue down" for i in intents[1::3]}))
     assert decision_rows(t) == old_rows(t)
+
+
+def test_symbols_kept_encoded_between_ticks_give_the_fresh_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agents.trace as trace_module
+
+    monkeypatch.setattr(trace_module, "_SYMBOLS", {})
+    monkeypatch.setattr(trace_module, "_SYMBOLS_KEPT", 2)  # emptied every other tick here
+    for n in range(4):
+        t = tick()
+        t.put(TRADE_PACK, TradePack(as_of=DAY, no_trade={"CCC": "none", f'é"{n}': "none", "A\\B": "x"}))
+        assert decision_rows(t) == old_rows(t)
+    assert set(trace_module._SYMBOLS) == {"AAA", "BBB", "CCC", 'é"3', "A\\B"}  # the last tick's, after emptying
