@@ -81,19 +81,20 @@ class _Review:
         self.view = view
         self.fills = last_fills
         self.as_of = as_of
-        self.prices = view.prices() if view is not None else {}
+        self.prices = prices = view.today() if view is not None else {}  # the view's shared closes: only read
         self.ordered = [pair for _, pair in sorted(enumerate(approved), key=lambda e: (e[1][0].priority, e[0]))]
-        self.qty: dict[str, float] = {s: p.qty for s, p in books.positions.items()}
+        self.qty: dict[str, float] = {}
         self.mark: dict[str, float] = {}
         for symbol, pos in books.positions.items():
-            fallback = pos.last_price if pos.last_price is not None else pos.avg_cost
-            self.mark[symbol] = self.prices.get(symbol, fallback)
+            self.qty[symbol] = pos.qty
+            self.mark[symbol] = prices.get(symbol, pos.last_price if pos.last_price is not None else pos.avg_cost)
         self.nav = books.account.cash + sum(q * self.mark[s] for s, q in self.qty.items())
         self.issuer: dict[str, float] = defaultdict(float)
         self.sector: dict[str, float] = defaultdict(float)
         for symbol, q in self.qty.items():
-            self.issuer[settings.issuer_of(symbol)] += q * self.mark[symbol]
-            self.sector[self._sector(symbol)] += abs(q * self.mark[symbol])
+            value = q * self.mark[symbol]
+            self.issuer[settings.issuer_of(symbol)] += value
+            self.sector[self._sector(symbol)] += abs(value)
         self.crossed, self.split = self._pack_patterns()
 
     def _sector(self, symbol: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agents.compliance import ComplianceSettings, build_compliance_agent, final_orders
+from agents.compliance import ComplianceSettings, LastFills, build_compliance_agent, final_orders, review, risk_approved
 from agents.risk import build_risk_agent
 from agents.types import COMPLIANCE_VERDICTS, RISK_VERDICTS, TRADE_PACK, TradePack, Verdicts
 from runtime import topics
@@ -81,6 +81,28 @@ async def test_a_wash_trade_is_read_from_the_ledgers_fills(tmp_path: Path, bus_e
         _, _, compliance = outputs(h)
         assert compliance.by_intent()[rebuy.id].reasons[0].startswith("wash_trade")
         assert compliance.by_intent()[other.id].approved
+
+
+async def test_without_a_wash_window_the_fills_are_not_read_and_the_verdicts_are_the_same(
+    tmp_path: Path, bus_env: str
+) -> None:
+    off = build_compliance_agent(ComplianceSettings(wash_window_days=0))
+    async with running(tmp_path / "home", bus_env, [build_risk_agent(), off], at_close(DAYS[-8])) as h:
+        await hold(h.ledger, "AAPL", 100, 100.0, at_close(DAYS[-8]), number=1)
+        await hold(h.ledger, "AAPL", -100, 100.0, at_close(DAYS[-6]), number=2)
+        await close_of(h.ledger, DAYS[-2], 1_000_000)
+        rebuy, other = intent("AAPL", "buy", 100), intent("JPM", "buy", 100)
+        await h.tick(VIEW, [rebuy, other])
+        pack, risk, compliance = outputs(h)
+        assert off.fills.rowid == 0  # never asked the ledger
+        assert all(v.approved for v in compliance.items)  # no window: the re-buy is no wash trade
+        # what the review gives with every fill read: the same verdicts
+        approved = risk_approved(pack, risk)
+        _, fills = await h.ledger.fills_after(0)
+        assert fills
+        read = LastFills()
+        full = review(approved, await h.ledger.books(), VIEW, off.settings, await read.refresh(h.ledger), VIEW.as_of)
+        assert full.items == compliance.items
 
 
 async def test_repeated_vetoes_trip_the_compliance_kill_switch(tmp_path: Path, bus_env: str) -> None:
