@@ -7,13 +7,14 @@ checks move it intent by intent, so every check sees the post-trade book of the 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from agents.market import MarketView
+from agents.market import MarketData, MarketView
 from agents.risk._settings import RiskSettings
 from storage.records import Books
 
@@ -118,8 +119,41 @@ def mark(books: Books, view: MarketView | None, settings: RiskSettings, extra: I
     )
 
 
+class _SectorBuckets:
+    """``settings.sector_of(symbol, view.sector(symbol))`` per symbol, remembered for one market data and one
+    classification (the settings' sector map and unknown-sector rule; the data's sectors are fixed when it is
+    built): a book's symbols are mostly the same every tick."""
+
+    __slots__ = ("buckets", "data", "rule", "sector_map")
+
+    def __init__(self, data: MarketData | None, settings: RiskSettings) -> None:
+        self.data = weakref.ref(data) if data is not None else None  # not kept alive by the memo
+        self.sector_map = settings.sector_map
+        self.rule = settings.unknown_sector
+        self.buckets: dict[str, str] = {}
+
+    def fits(self, data: MarketData | None, settings: RiskSettings) -> bool:
+        known = self.data() if self.data is not None else None
+        return known is data and self.sector_map is settings.sector_map and self.rule == settings.unknown_sector
+
+
+_SECTORS: dict[int, _SectorBuckets] = {}
+
+
 def sectors_of(symbols: Iterable[str], view: MarketView | None, settings: RiskSettings) -> list[str]:
     """The sector bucket of each of ``symbols`` (:meth:`RiskSettings.sector_of` of the data's sector)."""
-    if view is None:
-        return [settings.sector_of(s, "unknown") for s in symbols]
-    return [settings.sector_of(s, view.sector(s)) for s in symbols]
+    data = view.data if view is not None else None
+    memo = _SECTORS.get(id(settings))
+    if memo is None or not memo.fits(data, settings):
+        if len(_SECTORS) >= 64:
+            _SECTORS.clear()
+        memo = _SECTORS[id(settings)] = _SectorBuckets(data, settings)
+    buckets, out = memo.buckets, []
+    for symbol in symbols:
+        sector = buckets.get(symbol)
+        if sector is None:
+            sector = buckets[symbol] = settings.sector_of(
+                symbol, view.sector(symbol) if view is not None else "unknown"
+            )
+        out.append(sector)
+    return out

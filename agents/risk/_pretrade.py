@@ -79,6 +79,11 @@ class PretradeResult:
     stress_after: dict[str, float] = field(default_factory=dict)
     approved: int = 0
     cut: int = 0
+    values: F64 | None = None  # ``after.values``, kept up to date trade by trade (the same floats), or None
+
+    def after_values(self) -> F64:
+        """The post-trade book's position values (:attr:`Exposure.values` of :attr:`after`)."""
+        return self.values if self.values is not None else self.after.values
 
     @property
     def rejected(self) -> list[Verdict]:
@@ -125,6 +130,7 @@ def check_intents(
         stress_after=dict(zip(checker.stress.names, checker.stress_losses.tolist(), strict=True)),
         approved=checker.approved,
         cut=checker.cuts,
+        values=checker.values,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -16,12 +18,20 @@ ACTED_ON = frozenset({"daily_loss", "drawdown", "stress"})
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """``utilisation`` of one limit (1.0 = at the limit). ``key`` names the limit and its subject."""
+    """``utilisation`` of one limit (1.0 = at the limit). ``key`` names the limit and its subject.
+
+    ``described`` is the :attr:`detail` text, or what formats it when first read: most usages of most ticks are
+    never shown (only alerts and the health view read them)."""
 
     key: str
     limit: str
     utilisation: float
-    detail: str
+    described: str | Callable[[], str] = field(repr=False, compare=False)
+
+    @property
+    def detail(self) -> str:
+        text = self.described
+        return text if isinstance(text, str) else text()
 
 
 def usages(
@@ -32,7 +42,7 @@ def usages(
     ``floor`` leaves out single names used below it (a hundred-name book need not list every small position).
     """
     book = result.after
-    signed = book.values
+    signed = result.after_values()
     nav = book.nav_of(signed)
     out: list[Usage] = []
     if nav <= 0:
@@ -46,7 +56,7 @@ def usages(
                 f"single_name:{symbol}",
                 "single_name",
                 weight / settings.max_single_name_nav,
-                f"{symbol} is {weight:.1%} of NAV (limit {settings.max_single_name_nav:.1%})",
+                partial("{} is {:.1%} of NAV (limit {:.1%})".format, symbol, weight, settings.max_single_name_nav),
             )
         )
     for sector, gross in sorted(book.sector_gross(signed).items()):
@@ -57,18 +67,21 @@ def usages(
                     f"sector:{sector}",
                     "sector",
                     weight / settings.max_sector_nav,
-                    f"sector {sector} is {weight:.1%} of NAV (limit {settings.max_sector_nav:.1%})",
+                    partial(
+                        "sector {} is {:.1%} of NAV (limit {:.1%})".format, sector, weight, settings.max_sector_nav
+                    ),
                 )
             )
     leverage = float(values.sum()) / nav
-    out.append(Usage("gross", "gross_leverage", leverage / gross_cap, f"gross {leverage:.2f}x (cap {gross_cap:.2f}x)"))
+    detail = partial("gross {:.2f}x (cap {:.2f}x)".format, leverage, gross_cap)
+    out.append(Usage("gross", "gross_leverage", leverage / gross_cap, detail))
     var = result.var_after / nav
     out.append(
         Usage(
             "var",
             "var",
             var / settings.max_var_nav,
-            f"1-day VaR {var:.2%} of NAV ({result.var_method}; limit {settings.max_var_nav:.2%})",
+            partial("1-day VaR {:.2%} of NAV ({}; limit {:.2%})".format, var, result.var_method, settings.max_var_nav),
         )
     )
     for name, loss in sorted(result.stress_after.items()):
@@ -77,7 +90,12 @@ def usages(
                 f"stress:{name}",
                 "stress",
                 loss / nav / settings.stress_max_loss_nav,
-                f"scenario {name} loses {loss / nav:.1%} of NAV (limit {settings.stress_max_loss_nav:.1%})",
+                partial(
+                    "scenario {} loses {:.1%} of NAV (limit {:.1%})".format,
+                    name,
+                    loss / nav,
+                    settings.stress_max_loss_nav,
+                ),
             )
         )
     if report.daily_return is not None and report.daily_return < 0:
@@ -86,7 +104,9 @@ def usages(
                 "daily_loss",
                 "daily_loss",
                 -report.daily_return / settings.daily_loss_pause,
-                f"day's return {report.daily_return:+.2%} (pause at -{settings.daily_loss_pause:.2%})",
+                partial(
+                    "day's return {:+.2%} (pause at -{:.2%})".format, report.daily_return, settings.daily_loss_pause
+                ),
             )
         )
     if report.drawdown < 0:
@@ -95,8 +115,12 @@ def usages(
                 "drawdown",
                 "drawdown",
                 -report.drawdown / settings.drawdown_limit,
-                f"{settings.drawdown_sessions}-session drawdown {report.drawdown:+.2%} "
-                f"(REDUCING at -{settings.drawdown_limit:.2%})",
+                partial(
+                    "{}-session drawdown {:+.2%} (REDUCING at -{:.2%})".format,
+                    settings.drawdown_sessions,
+                    report.drawdown,
+                    settings.drawdown_limit,
+                ),
             )
         )
     return out

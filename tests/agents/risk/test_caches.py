@@ -10,7 +10,20 @@ import pytest
 
 from agents.data import Bar
 from agents.market import MarketData, MarketView
-from agents.risk import Exposure, RiskSettings, StressScenario, StressTable, VarModel, check_intents, mark, monitor
+from agents.risk import (
+    Exposure,
+    MonitorReport,
+    PretradeResult,
+    RiskSettings,
+    StressScenario,
+    StressTable,
+    VarModel,
+    check_intents,
+    mark,
+    monitor,
+    usages,
+)
+from agents.risk._book import sectors_of
 from agents.risk._measures import window_returns
 from agents.risk._monitor import stop_losses
 from agents.risk._pretrade import _stress_from_columns
@@ -201,3 +214,78 @@ def test_stop_losses_read_the_same_floats() -> None:
         sign = 1.0 if h.qty > 0 else -1.0
         assert h.loss == (h.price / h.avg_cost - 1.0) * sign
     assert not math.isnan(hits[0].price)
+
+
+def test_the_results_values_are_the_post_trade_books_values() -> None:
+    view = view_of(make_market(missing_today=("XOM",)))
+    settings = RiskSettings(max_single_name_nav=0.05)
+    held = books(NAV - 250_000.0, {"AAPL": (1_000.0, 90.0), "JPM": (-700.0, 110.0), "XOM": (1_500.0, 100.0)})
+    pack = [
+        intent("AAPL", "buy", 700.0),  # cut to the single-name limit
+        intent("JPM", "buy", 300.0),  # reduces a short
+        intent("XOM", "sell", 100.0),  # no price today: rejected
+        intent("NVDA", "buy", 333.0, ref=100.0),
+        intent("MSFT", "sell", 250.0),
+        intent("NEE", "buy", 10.0, ref=150.0),  # outside the collar
+    ]
+    for intents in (pack, pack[:1], []):
+        result = check_intents(intents, held, view, settings)
+        assert result.values is not None
+        assert result.values.tobytes() == result.after.values.tobytes()
+        assert result.after_values() is result.values
+
+
+def test_sector_buckets_follow_the_settings_and_the_data() -> None:
+    first = view_of(make_market())
+    second = view_of(make_market(sectors={**SECTORS, "AAPL": "Hardware", "JPM": ""}))
+    symbols = ["AAPL", "JPM", "ZZZ", "XOM"]
+    pooled, alone = RiskSettings(), RiskSettings(unknown_sector="per_symbol", sector_map={"XOM": "Oil"})
+    for view, settings in [(first, pooled), (second, pooled), (second, alone), (first, alone), (None, alone)]:
+        for _ in range(2):  # the second time from memory
+            fresh = [settings.sector_of(s, view.sector(s) if view is not None else "unknown") for s in symbols]
+            assert sectors_of(symbols, view, settings) == fresh
+    assert sectors_of(symbols, second, alone) == ["Hardware", "unknown:JPM", "unknown:ZZZ", "Oil"]
+
+
+def _details_as_written_before(
+    result: PretradeResult, report: MonitorReport, s: RiskSettings, cap: float
+) -> dict[str, str]:
+    """Each usage's detail formatted eagerly, with the f-strings :func:`usages` used to write: the reference."""
+    book, out = result.after, dict[str, str]()
+    signed = book.values
+    nav = book.nav_of(signed)
+    values = np.abs(signed)
+    for j in np.flatnonzero(values >= 0.5 * s.max_single_name_nav * nav - 1e-12).tolist():
+        weight, symbol = float(values[j]) / nav, book.symbols[j]
+        out[f"single_name:{symbol}"] = f"{symbol} is {weight:.1%} of NAV (limit {s.max_single_name_nav:.1%})"
+    for sector, gross in book.sector_gross(signed).items():
+        if gross > 0:
+            out[f"sector:{sector}"] = f"sector {sector} is {gross / nav:.1%} of NAV (limit {s.max_sector_nav:.1%})"
+    leverage = float(values.sum()) / nav
+    out["gross"] = f"gross {leverage:.2f}x (cap {cap:.2f}x)"
+    var = result.var_after / nav
+    out["var"] = f"1-day VaR {var:.2%} of NAV ({result.var_method}; limit {s.max_var_nav:.2%})"
+    for name, loss in result.stress_after.items():
+        out[f"stress:{name}"] = f"scenario {name} loses {loss / nav:.1%} of NAV (limit {s.stress_max_loss_nav:.1%})"
+    if report.daily_return is not None and report.daily_return < 0:
+        out["daily_loss"] = f"day's return {report.daily_return:+.2%} (pause at -{s.daily_loss_pause:.2%})"
+    if report.drawdown < 0:
+        out["drawdown"] = (
+            f"{s.drawdown_sessions}-session drawdown {report.drawdown:+.2%} (REDUCING at -{s.drawdown_limit:.2%})"
+        )
+    return out
+
+
+def test_usage_details_formatted_when_read_are_the_eager_texts() -> None:
+    view = view_of(make_market())
+    settings = RiskSettings()
+    held = books(NAV - 400_000.0, {"AAPL": (900.0, 90.0), "MSFT": (-800.0, 110.0), "XOM": (2_300.0, 100.0)})
+    book = mark(held, view, settings)
+    for closes in ({"2000-01-01": 1_040_000.0}, {"2000-01-01": 900_000.0}, {}):
+        report = monitor(book, closes, "2099-01-01", settings, initial_capital=NAV)
+        for cap in (1.2, 0.6):
+            result = check_intents([intent("JPM", "buy", 400.0), intent("AAPL", "sell", 100.0)], held, view, settings)
+            found = usages(result, report, settings, cap, floor=0.5)
+            expected = _details_as_written_before(result, report, settings, cap)
+            assert {u.key: u.detail for u in found} == expected
+            assert all(isinstance(u.detail, str) for u in found)
