@@ -57,6 +57,25 @@ class MarketData:
         for symbol, snaps in self.fundamentals.items():
             if snaps and symbol not in self.sectors:
                 self.sectors[symbol] = snaps[-1].sector
+        self._columns: dict[tuple[str, ...], tuple[list[str], npt.NDArray[np.int64]]] = {}
+
+    def columns(self, symbols: Sequence[str]) -> tuple[list[str], npt.NDArray[np.int64]]:
+        """The symbols of ``symbols`` the panel has (in their order, repeats kept) and their panel columns.
+
+        The same few lists are asked for every tick (the day's universe): the answer is remembered by list (the
+        last 16 lists), since the panel's columns never change. The list is the caller's; the array is shared and
+        read-only.
+        """
+        key = tuple(symbols)
+        found = self._columns.get(key)
+        if found is None:
+            known = [s for s in key if s in self.col]
+            cols = np.fromiter((self.col[s] for s in known), dtype=np.int64, count=len(known))
+            cols.flags.writeable = False
+            if len(self._columns) >= 16:
+                self._columns.clear()
+            found = self._columns[key] = (known, cols)
+        return list(found[0]), found[1]
 
     def row_of(self, as_of: date) -> int:
         """Index of the last session on or before ``as_of`` (-1 if none)."""
@@ -155,9 +174,9 @@ class MarketView:
 
     def returns(self, symbols: Iterable[str], n: int) -> F64:
         """Daily simple returns of ``symbols`` over the last ``n`` sessions, shape (n, k); NaN-free rows only."""
-        cols = [self.data.col[s] for s in symbols if s in self.data.col]
-        if self.row < 1 or not cols:
-            return np.empty((0, len(cols)))
+        cols = self.data.columns(tuple(symbols))[1]
+        if self.row < 1 or not cols.size:
+            return np.empty((0, cols.size))
         start = max(0, self.row - n)
         closes = self.data.panel["close"][start : self.row + 1][:, cols]
         rets = closes[1:] / closes[:-1] - 1.0

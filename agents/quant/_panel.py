@@ -42,11 +42,10 @@ class Window:
 
 def window(view: MarketView, symbols: Sequence[str], n: int, field: str = "close") -> Window:
     """The last ``n`` sessions (up to and including the view's) of ``field`` for ``symbols``."""
-    known = [s for s in symbols if s in view.data.col]
+    known, cols = view.data.columns(symbols)
     k = len(known)
     if view.row < 0 or k == 0 or n <= 0:
         return Window(known, np.ones((0, k)), np.zeros(k, dtype=np.int64))
-    cols = np.fromiter((view.data.col[s] for s in known), dtype=np.int64, count=k)
     start = max(0, view.row + 1 - n)
     raw = view.data.panel[field][start : view.row + 1][:, cols]
     rows = raw.shape[0]
