@@ -189,12 +189,12 @@ class PerformanceTracker:
         pend = self.pending
         if not pend or date.fromisoformat(pend["session"]) >= session:
             return
-        then: dict[str, float] = pend["prices"]
+        then_get, now_get = pend["prices"].get, prices.get
         for plugin, calls in sorted(pend["calls"].items()):
             right = total = 0.0
             for symbol in sorted(calls):  # the keys sort as the (symbol, call) pairs would, cheaper
                 score, conf = calls[symbol]
-                p0, p1 = then.get(symbol), prices.get(symbol)
+                p0, p1 = then_get(symbol), now_get(symbol)
                 if not p0 or not p1 or p1 == p0 or score == 0:
                     continue
                 w = abs(score) * (1e-6 if conf < 1e-6 else conf)  # max(conf, 1e-6), NaN included
@@ -237,12 +237,11 @@ class PerformanceTracker:
         if not calls:
             return
         if only is not None:
-            wanted = sorted(calls[only])
-            self.pending = {
-                "session": session.isoformat(),
-                "prices": {s: prices[s] for s in wanted},
-                "calls": {only: {s: calls[only][s] for s in wanted}},
-            }
+            mine = calls[only]
+            wanted = sorted(mine)
+            if wanted != list(mine):  # proposals come in universe order, usually sorted already
+                calls[only] = {s: mine[s] for s in wanted}
+            self.pending = {"session": session.isoformat(), "prices": {s: prices[s] for s in wanted}, "calls": calls}
             return
         wanted = sorted({s for c in calls.values() for s in c})
         self.pending = {
