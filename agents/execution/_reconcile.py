@@ -79,8 +79,12 @@ def venue_positions(accounts: Iterable[BrokerAccount]) -> dict[str, float]:
 
 def position_diffs(ledger: Mapping[str, float], venues: Mapping[str, float]) -> dict[str, dict[str, float]]:
     """Every symbol of either side whose quantities differ, in symbol order."""
-    if ledger.keys() == venues.keys() and all(abs(q - venues[s]) <= QTY_TOLERANCE for s, q in ledger.items()):
-        return {}  # every position compared, none differs (the usual answer): no sorted union to walk
+    if ledger.keys() == venues.keys():  # the usual case: every position compared, none differs, no sorted union
+        for symbol, qty in ledger.items():
+            if not abs(qty - venues[symbol]) <= QTY_TOLERANCE:
+                break
+        else:
+            return {}
     diffs: dict[str, dict[str, float]] = {}
     for symbol in sorted(set(ledger) | set(venues)):
         mine, theirs = ledger.get(symbol, 0.0), venues.get(symbol, 0.0)
