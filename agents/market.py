@@ -104,8 +104,13 @@ class MarketView:
                 found = {}
             else:
                 closes = self.data.panel["close"][self.row]
-                traded = np.flatnonzero(~np.isnan(closes))
-                found = dict(zip([self.data.symbols[j] for j in traded], closes[traded].tolist(), strict=True))
+                present = ~np.isnan(closes)
+                if present.all():  # usually: every symbol traded, no column to pick
+                    found = dict(zip(self.data.symbols, closes.tolist(), strict=True))
+                else:
+                    traded = np.flatnonzero(present).tolist()
+                    names = self.data.symbols
+                    found = dict(zip([names[j] for j in traded], closes[traded].tolist(), strict=True))
             self._prices = found
         return found
 

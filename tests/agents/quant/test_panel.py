@@ -34,3 +34,11 @@ def test_a_window_is_the_same_through_remembered_columns() -> None:
     assert first.symbols == again.symbols == ["C", "A", "B"]
     assert np.array_equal(first.values, again.values)
     assert first.history.tolist() == again.history.tolist() == [40, 40, 30]
+
+
+def test_today_is_the_sessions_traded_closes_in_symbol_order() -> None:
+    data = crafted_market({"B": [1.0, 2.0, 3.0], "A": [5.0, 6.0, 7.0], "C": [9.0, 8.0]})
+    early, late = data.view(data.dates[0]), data.view(data.dates[-1])
+    assert list(early.today().items()) == [("A", 5.0), ("B", 1.0)]  # C had no bar yet: not traded
+    assert list(late.today().items()) == [("A", 7.0), ("B", 3.0), ("C", 8.0)]
+    assert late.today() is late.today()  # computed once a view
