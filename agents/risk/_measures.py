@@ -145,8 +145,9 @@ class VarTracker:
         self.m = model
         self.z = model.z
         self.values = values.astype(np.float64, copy=True)
-        self.col = np.full(values.shape[0], -1, dtype=np.intp)
-        self.col[model.modelled] = np.arange(model.modelled.size)
+        self.col = [-1] * values.shape[0]  # position -> column of the returns (-1: not modelled)
+        for c, j in enumerate(model.modelled.tolist()):
+            self.col[j] = c
         x = self.values[model.modelled]
         self.pnl = model.returns @ x if model.method == "historical" else np.empty(0)
         self.sx = model.cov @ x if model.cov is not None else np.empty(0)
@@ -154,6 +155,7 @@ class VarTracker:
         self.absx = float(np.abs(x).sum())
         self.addon = self.z * model.default_vol * float(np.abs(self.values[model.unmodelled]).sum())
         self._var: float | None = None
+        self._tried: tuple[int, float, tuple[F64, float, float, float], float] | None = None
 
     @property
     def var(self) -> float:
@@ -172,7 +174,7 @@ class VarTracker:
         return max(core, 0.0)
 
     def _moved(self, j: int, dv: float) -> tuple[F64, float, float, float]:
-        c = int(self.col[j])
+        c = self.col[j]
         old = float(self.values[j])
         if c < 0:
             addon = self.addon + self.z * self.m.default_vol * (abs(old + dv) - abs(old))
@@ -186,16 +188,23 @@ class VarTracker:
 
     def var_if(self, j: int, dv: float) -> float:
         """The VaR if position ``j``'s value changed by ``dv``."""
-        pnl, quad, absx, addon = self._moved(j, dv)
-        return self._core(pnl, quad, absx) + addon
+        moved = self._moved(j, dv)
+        var = self._core(moved[0], moved[1], moved[2]) + moved[3]
+        self._tried = (j, dv, moved, var)
+        return var
 
     def apply(self, j: int, dv: float) -> None:
-        self.pnl, self.quad, self.absx, self.addon = self._moved(j, dv)
-        c = int(self.col[j])
+        tried, var = self._tried, None
+        if tried is not None and tried[0] == j and tried[1] == dv and dv != 0.0:  # the change last tried (no -0.0)
+            moved, var = tried[2], tried[3]  # the same inputs: the same state and VaR
+        else:
+            moved = self._moved(j, dv)
+        self.pnl, self.quad, self.absx, self.addon = moved
+        c = self.col[j]
         if c >= 0 and self.m.cov is not None:
             self.sx = self.sx + self.m.cov[:, c] * dv
         self.values[j] += dv
-        self._var = None
+        self._var, self._tried = var, None
 
 
 @dataclass(frozen=True)

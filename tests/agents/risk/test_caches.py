@@ -24,7 +24,7 @@ from agents.risk import (
     usages,
 )
 from agents.risk._book import sectors_of
-from agents.risk._measures import window_returns
+from agents.risk._measures import VarTracker, window_returns
 from agents.risk._monitor import stop_losses
 from agents.risk._pretrade import _stress_from_columns
 from storage.records import Books, Position
@@ -289,3 +289,26 @@ def test_usage_details_formatted_when_read_are_the_eager_texts() -> None:
             expected = _details_as_written_before(result, report, settings, cap)
             assert {u.key: u.detail for u in found} == expected
             assert all(isinstance(u.detail, str) for u in found)
+
+
+def test_a_change_tried_then_applied_leaves_the_tracker_as_applying_it_alone() -> None:
+    settings = RiskSettings()
+    symbols = ["AAPL", "JPM", "XOM", "ZZZ"]  # ZZZ unknown to the data: the default-vol add-on
+    for n in (300, 60, 10):  # historical, parametric, default vol
+        view = view_of(make_market(n=n))
+        model = VarModel.build(view, symbols, settings)
+        start = np.array([50_000.0, 0.0, -20_000.0, 5_000.0])
+        tried, plain = VarTracker(model, start), VarTracker(model, start)
+        steps = [(1, 31_337.25), (0, -12_000.5), (3, 7_000.0), (2, 20_000.0), (1, 0.0), (1, -0.0)]
+        for k, (j, dv) in enumerate(steps):
+            if k % 2 == 0:
+                tried.var_if(j, dv)  # the same change: the state comes from the try
+            else:
+                tried.var_if(j, dv + 1.0)  # another change tried: applying recomputes
+            tried.apply(j, dv)
+            plain.apply(j, dv)
+            assert tried.var == plain.var
+            assert tried.pnl.tobytes() == plain.pnl.tobytes()
+            assert (tried.quad, tried.absx, tried.addon) == (plain.quad, plain.absx, plain.addon)
+            assert tried.values.tobytes() == plain.values.tobytes()
+        assert model.method == {300: "historical", 60: "parametric", 10: "default_vol"}[n]
