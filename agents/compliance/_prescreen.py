@@ -27,7 +27,8 @@ class PreScreen:
         """The pack without the intents compliance would veto; their reasons go to ``no_trade``."""
         if not pack.intents:
             return pack
-        fills = await self.fills.refresh(ledger)
+        # as the agent: the last fills serve only the wash-trade rule, not read while its window is 0
+        fills = await self.fills.refresh(ledger) if self.settings.wash_window_days != 0 else {}
         verdicts = review(
             [(i, i.qty) for i in pack.intents], await ledger.books(), view, self.settings, fills, view.as_of
         ).by_intent()

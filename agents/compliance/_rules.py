@@ -10,6 +10,7 @@ Rules: ``no_price``, ``restricted``, ``penny_stock``, ``self_cross``, ``order_sp
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from agents.compliance._settings import ComplianceSettings
-from agents.market import MarketView
+from agents.market import MarketData, MarketView
 from agents.types import OrderIntent, Side, Verdict, Verdicts
 from storage.records import Books
 
@@ -44,6 +45,37 @@ class LastFill:
     ts: datetime
     qty: float
     price: float
+
+
+class _Groups:
+    """Each symbol's issuer (the settings' map) and sector (the market data's), remembered for one settings
+    object's issuer map and one market data (whose sectors are fixed when it is built): the same book is grouped
+    every tick."""
+
+    __slots__ = ("data", "issuers", "of")
+
+    def __init__(self, data: MarketData | None, settings: ComplianceSettings) -> None:
+        self.data = weakref.ref(data) if data is not None else None  # not kept alive by the memo
+        self.issuers = settings.issuers
+        self.of: dict[str, tuple[str, str]] = {}
+
+    def fits(self, data: MarketData | None, settings: ComplianceSettings) -> bool:
+        known = self.data() if self.data is not None else None
+        return known is data and self.issuers is settings.issuers
+
+
+_GROUPS: dict[int, _Groups] = {}
+
+
+def _groups(view: MarketView | None, settings: ComplianceSettings) -> dict[str, tuple[str, str]]:
+    """The remembered ``symbol -> (issuer, sector)`` of these settings and this view's data."""
+    data = view.data if view is not None else None
+    memo = _GROUPS.get(id(settings))
+    if memo is None or not memo.fits(data, settings):
+        if len(_GROUPS) >= 64:
+            _GROUPS.clear()
+        memo = _GROUPS[id(settings)] = _Groups(data, settings)
+    return memo.of
 
 
 def review(
@@ -91,14 +123,23 @@ class _Review:
         self.nav = books.account.cash + sum(q * self.mark[s] for s, q in self.qty.items())
         self.issuer: dict[str, float] = defaultdict(float)
         self.sector: dict[str, float] = defaultdict(float)
+        self.groups = _groups(view, settings)
         for symbol, q in self.qty.items():
             value = q * self.mark[symbol]
-            self.issuer[settings.issuer_of(symbol)] += value
-            self.sector[self._sector(symbol)] += abs(value)
+            issuer, sector = self.groups.get(symbol) or self._group(symbol)
+            self.issuer[issuer] += value
+            self.sector[sector] += abs(value)
         self.crossed, self.split = self._pack_patterns()
 
     def _sector(self, symbol: str) -> str:
         return self.view.sector(symbol) if self.view is not None else "unknown"
+
+    def _group(self, symbol: str) -> tuple[str, str]:
+        """``symbol``'s issuer and sector (remembered: see :func:`_groups`)."""
+        found = self.groups.get(symbol)
+        if found is None:
+            found = self.groups[symbol] = (self.s.issuer_of(symbol), self._sector(symbol))
+        return found
 
     def _pack_patterns(self) -> tuple[set[str], dict[tuple[str, str], str]]:
         """Self-crossing symbols, and (symbol, side) groups whose sum evades the order-size limit."""
@@ -187,7 +228,7 @@ class _Review:
         if nav <= 0:
             return [f"{ComplianceRule.ISSUER}: NAV is {nav:,.2f}: no new exposure"]
         out = []
-        issuer = s.issuer_of(sym)
+        issuer, sector = self._group(sym)
         pre = self.issuer[issuer]
         post = pre + sign * qty * price
         if abs(post) > s.max_issuer_nav * nav * (1 + _EPS) and abs(post) > abs(pre):
@@ -195,7 +236,6 @@ class _Review:
                 f"{ComplianceRule.ISSUER}: issuer {issuer} would be {abs(post) / nav:.1%} of NAV "
                 f"> {s.max_issuer_nav:.1%}"
             )
-        sector = self._sector(sym)
         held = abs(self.qty.get(sym, 0.0) * price)
         after = self.sector[sector] - held + abs((self.qty.get(sym, 0.0) + sign * qty) * price)
         if after > s.max_sector_nav * nav * (1 + _EPS) and after > self.sector[sector]:
@@ -212,5 +252,6 @@ class _Review:
         after = before + sign * qty
         self.qty[sym] = after
         self.mark[sym] = price
-        self.issuer[self.s.issuer_of(sym)] += sign * qty * price
-        self.sector[self._sector(sym)] += abs(after * price) - abs(before * price)
+        issuer, sector = self._group(sym)
+        self.issuer[issuer] += sign * qty * price
+        self.sector[sector] += abs(after * price) - abs(before * price)

@@ -45,3 +45,15 @@ async def test_outside_the_window_nothing_is_dropped(tmp_path: Path) -> None:
     finally:
         await ledger.close()
     assert screened == pack
+
+
+async def test_without_a_wash_window_the_fills_are_not_read_and_nothing_is_dropped(tmp_path: Path) -> None:
+    ledger = await _ledger_with_a_recent_sale(tmp_path / "l.sqlite")
+    try:
+        pack = TradePack(as_of=VIEW.as_of, intents=[intent("AAPL", "buy", 50), intent("JPM", "buy", 50)])
+        screen = PreScreen(ComplianceSettings(wash_window_days=0))
+        screened = await screen.apply(pack, ledger, VIEW)
+    finally:
+        await ledger.close()
+    assert screen.fills.rowid == 0  # never asked the ledger
+    assert screened == pack

@@ -187,3 +187,21 @@ def test_every_broken_rule_is_named() -> None:
     (v,) = judge([intent("AAPL", "sell", 10)], settings=ComplianceSettings(restricted=["AAPL"]))
     assert rules(v) == ["restricted", "short_sale"]
     assert v.qty == 0
+
+
+def test_remembered_issuers_and_sectors_follow_the_settings_and_the_data() -> None:
+    from agents.compliance._rules import _GROUPS, _groups
+    from tests.agents.risk.helpers import SECTORS
+
+    other = view_of(make_market(sectors={**SECTORS, "AAPL": "Hardware", "MSFT": "Hardware"}))
+    plain, merged = ComplianceSettings(), ComplianceSettings(issuers={"GOOG": "ABC", "GOOGL": "ABC", "MSFT": "AAPL"})
+    held = books(NAV - 500_000.0, {"AAPL": (1_500.0, 100.0), "MSFT": (1_500.0, 100.0), "GOOGL": (2_000.0, 100.0)})
+    pack = [intent("AAPL", "buy", 200), intent("MSFT", "buy", 300), intent("GOOG", "buy", 100), intent("XOM", "buy", 1)]
+    for view, settings in [(VIEW, plain), (other, plain), (other, merged), (VIEW, merged), (VIEW, plain)]:
+        warm = judge(pack, held, settings, view=view)
+        groups = _groups(view, settings)
+        for symbol, (issuer, sector) in groups.items():
+            assert (issuer, sector) == (settings.issuer_of(symbol), view.sector(symbol))
+        _GROUPS.clear()
+        assert judge(pack, held, settings, view=view) == warm  # the same verdicts from a fresh memo
+    assert rules(judge(pack, held, merged, view=other)[1]) == ["concentration_issuer", "concentration_sector"]
