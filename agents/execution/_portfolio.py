@@ -7,7 +7,7 @@ open ones).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -74,17 +74,23 @@ def portfolio_state(
     previous_nav: float | None,
     open_orders: int,
     problems: list[str] | None = None,
+    marks: Mapping[str, float] | None = None,
 ) -> PortfolioState:
+    """The portfolio of ``books``; with ``marks``, of the books as :meth:`storage.ledger.Ledger.mark_books` leaves
+    them once it writes those prices (each marked position's last price replaced), without building them."""
     account = books.account
     held = books.positions
-    values = [p.market_value for p in held.values()]  # once: NAV, gross and net as Books computes them, same sums
+    marked = marks or {}
+    lasts = [marked.get(s, p.last_price) for s, p in held.items()]
+    # Each value once (Position.market_value's product): NAV, gross and net are the very sums Books makes of them.
+    values = [p.qty * (last if last is not None else p.avg_cost) for p, last in zip(held.values(), lasts, strict=True)]
     nav = account.cash + sum(values)
     positions: list[dict[str, object]] = []  # validated with the state in one call: no __init__ a position
     net_sector: dict[str, float] = {}
     gross_sector: dict[str, float] = {}
     unrealised = 0.0
-    for (symbol, p), value in zip(held.items(), values, strict=True):
-        mark = p.last_price if p.last_price is not None else p.avg_cost
+    for (symbol, p), last, value in zip(held.items(), lasts, values, strict=True):
+        mark = last if last is not None else p.avg_cost
         pnl = p.qty * (mark - p.avg_cost)
         unrealised += pnl
         sector = sector_of(symbol)
@@ -96,7 +102,7 @@ def portfolio_state(
                 "sector": sector,
                 "qty": p.qty,
                 "avg_cost": p.avg_cost,
-                "last_price": p.last_price,
+                "last_price": last,
                 "market_value": value,
                 "unrealised_pnl": pnl,
                 "realised_pnl": p.realised_pnl,

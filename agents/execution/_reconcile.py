@@ -122,9 +122,13 @@ def check_nav(
     accounts: Iterable[BrokerAccount],
     marks: Mapping[str, float],
     at_venues: Mapping[str, float] | None = None,
+    *,
+    marked: bool = False,
 ) -> NavCheck:
     """The NAV identity, three ways, to the cent. ``marks``: today's prices (others use the ledger's last);
-    ``at_venues``: :func:`venue_positions` of ``accounts`` when the caller has it already."""
+    ``at_venues``: :func:`venue_positions` of ``accounts`` when the caller has it already; ``marked``: the ledger's
+    NAV is that of ``books`` once marked at ``marks`` (as :meth:`storage.ledger.Ledger.mark_books` leaves them),
+    computed without building the marked books."""
     accounts = list(accounts)
 
     def mark(symbol: str) -> float:
@@ -137,7 +141,13 @@ def check_nav(
         return held.last_price if held.last_price is not None else held.avg_cost
 
     cash = books.account.cash
-    nav = books.nav
+    if marked:  # Books.nav of the marked books: the same products, summed in the same order
+        nav = cash + sum(
+            p.qty * marks.get(s, p.last_price if p.last_price is not None else p.avg_cost)
+            for s, p in books.positions.items()
+        )
+    else:
+        nav = books.nav
     marked_nav = cash + sum(p.qty * mark(s) for s, p in books.positions.items())
     venue_cash = books.account.initial_capital + sum(a.cash_flow for a in accounts)
     held = venue_positions(accounts) if at_venues is None else at_venues

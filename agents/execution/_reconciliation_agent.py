@@ -23,7 +23,6 @@ from agents.types import MARKET
 from runtime import topics
 from runtime.agent import Agent, AgentHealth, Stage, Tick
 from runtime.context import AgentContext
-from storage.ledger import marked_books
 from storage.records import ORDER_OPEN_STATUSES, NavPoint
 
 log = logging.getLogger(__name__)
@@ -84,12 +83,12 @@ class ReconciliationAgent(Agent):
             mismatch["orphan_orders"] = orphans
         at_venues = venue_positions(accounts)
         marks = self._marks(view, at_venues)
-        books = marked_books(await ledger.books(), marks)  # as they are once the marks below are written
+        books = await ledger.books()  # marked at ``marks`` below: the checks and the state take them as marked
         self._held = set(books.positions)
         diffs = position_diffs({s: p.qty for s, p in books.positions.items()}, at_venues)
         if diffs:
             mismatch["positions"] = diffs
-        nav = check_nav(books, accounts, marks, at_venues)
+        nav = check_nav(books, accounts, marks, at_venues, marked=True)
         if not nav.ok:
             mismatch["nav"] = nav.metrics()
         self.problems = mismatch
@@ -108,6 +107,7 @@ class ReconciliationAgent(Agent):
             previous_nav=await self._previous_nav(view, books.account.initial_capital),
             open_orders=len(open_ids),
             problems=sorted(mismatch),
+            marks=marks,
         )
         point = NavPoint(state.ts, view.as_of.isoformat(), state.nav, state.cash, state.gross_exposure,
                          state.net_exposure, tick.id)  # fmt: skip

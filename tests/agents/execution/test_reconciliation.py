@@ -28,6 +28,7 @@ from agents.execution._reconcile import venue_positions
 from runtime import topics
 from runtime.bus import Subscription
 from runtime.state import RuntimeState
+from storage.ledger import marked_books
 from storage.records import Account, Books, Fill, Order, Position
 from tests.agents.execution._helpers import (
     DAYS,
@@ -312,6 +313,29 @@ def test_the_portfolios_totals_are_the_books_own() -> None:
         assert (state.nav, state.gross_exposure, state.net_exposure) == (
             books.nav, books.gross_exposure, books.net_exposure
         )  # fmt: skip
+
+
+def test_books_taken_as_marked_give_what_the_marked_books_give() -> None:
+    """The reconciliation checks and publishes the books as mark_books leaves them without building them: the NAV
+    check and the portfolio are those of marked_books, field for field, bit for bit."""
+    rng = random.Random(11)
+    ts = datetime(2024, 1, 2, tzinfo=UTC)
+    for _ in range(300):
+        symbols = [f"S{i:02d}" for i in range(rng.randint(0, 30))]
+        positions = {
+            s: Position(s, rng.choice([-300.0, -1.0, 7.0, 100.0]), rng.uniform(1, 500), rng.uniform(-50, 50),
+                        rng.choice([None, rng.uniform(1, 500)]))
+            for s in symbols
+        }  # fmt: skip
+        books = Books(Account(rng.uniform(-1e6, 1e7), 1e7, rng.uniform(0, 100)), positions)
+        marks = {s: rng.uniform(1, 500) for s in [*symbols, "ZZZ"] if rng.random() < 0.8}  # some held, one not
+        venue_qty = {s: p.qty for s, p in positions.items() if rng.random() < 0.9}
+        accounts = [BrokerAccount("PAPER-A", venue_qty, rng.uniform(-1e6, 0), 0.0)]
+        marked = marked_books(books, marks)
+        assert check_nav(books, accounts, marks, marked=True) == check_nav(marked, accounts, marks)
+        kw: dict[str, Any] = dict(sector_of=lambda s: s[:2], as_of=None, ts=ts, tick_id="t", previous_nav=1e7,
+                                  open_orders=0, problems=["x"])  # fmt: skip
+        assert portfolio_state(books, marks=marks, **kw) == portfolio_state(marked, **kw)
 
 
 async def test_day_pnl_is_against_the_previous_session_across_a_restart(tmp_path: Path) -> None:
