@@ -16,8 +16,9 @@ from agents.director import (
     PerformanceTracker,
     StrategyCouncilAgent,
 )
+from agents.director._council import audited_intent
 from agents.market import MarketData
-from agents.types import DIRECTIVE, MARKET, PROPOSALS, TRADE_PACK, Directive, TradePack
+from agents.types import DIRECTIVE, MARKET, PROPOSALS, TRADE_PACK, Directive, OrderIntent, TradePack
 from runtime import topics
 from runtime.bus import MemoryBus
 from runtime.messages import new_id
@@ -192,3 +193,24 @@ async def test_feedback_publishes_on_strategy_feedback(ledger: Ledger, bus: Memo
     assert message.envelope.type == "strategy.feedback"
     assert message.envelope.payload["weights"] == {"x": 1.0}
     assert message.envelope.tick_id == tick.id
+
+
+@pytest.mark.parametrize(
+    ("qty", "target", "consensus", "votes"),
+    [
+        (100.0, 0.01234567, 0.5, {"b": 0.25, "a": -0.125}),
+        (1e-9, -0.0, -0.0, {}),
+        (float("inf"), float("nan"), 1.0, {"t": float("inf"), "u": float("nan")}),
+    ],
+)
+def test_an_audited_intent_is_its_json_dump_of_the_audited_fields(
+    qty: float, target: float, consensus: float, votes: dict[str, float]
+) -> None:
+    intent = OrderIntent(id="t:X", symbol="X", side="sell", qty=qty, ref_price=10.0, priority=3,
+                         target_weight=target, current_weight=0.1, consensus=consensus, votes=votes)  # fmt: skip
+    dumped = intent.model_dump(
+        mode="json", include={"id", "symbol", "side", "qty", "priority", "consensus", "target_weight", "votes"}
+    )
+    built = audited_intent(intent)
+    assert repr(built) == repr(dumped)  # same keys, same order, same floats (a NaN and a -0.0 included)
+    assert built["votes"] is not intent.votes
