@@ -44,10 +44,11 @@ class VarModel:
     @classmethod
     def build(cls, view: MarketView | None, symbols: Sequence[str], settings: RiskSettings) -> VarModel:
         known = view.data.col if view is not None else {}
-        modelled = np.array([j for j, s in enumerate(symbols) if s in known], dtype=np.intp)
+        inside = [j for j, s in enumerate(symbols) if s in known]
+        modelled = np.array(inside, dtype=np.intp)
         unmodelled = np.array([j for j, s in enumerate(symbols) if s not in known], dtype=np.intp)
-        if view is not None and modelled.size:
-            returns = window_returns(view, [symbols[j] for j in modelled], settings.var_lookback)
+        if view is not None and inside:
+            returns = window_returns(view, [symbols[j] for j in inside], settings.var_lookback)
         else:
             returns = np.empty((0, modelled.size))
         rows = int(returns.shape[0])
@@ -129,9 +130,11 @@ def lower_quantile(pnl: F64, alpha: float) -> float:
     n = pnl.shape[0]
     h = (n - 1) * alpha
     lo = int(h)
+    part = pnl.copy()  # what np.partition does, without its Python wrapper: copy, then partition in place
     if lo + 1 >= n:
-        return float(np.partition(pnl, lo)[lo])
-    part = np.partition(pnl, (lo, lo + 1))
+        part.partition(lo)
+        return float(part[lo])
+    part.partition((lo, lo + 1))
     return float(part[lo] + (h - lo) * (part[lo + 1] - part[lo]))
 
 

@@ -26,7 +26,7 @@ from agents.risk import (
 from agents.risk._book import sectors_of
 from agents.risk._measures import VarTracker, window_returns
 from agents.risk._monitor import stop_losses
-from agents.risk._pretrade import _stress_from_columns
+from agents.risk._pretrade import _stress_from_columns, average_volume
 from storage.records import Books, Position
 from tests.agents.risk.helpers import NAV, SECTORS, books, intent, make_market, sessions, view_of
 
@@ -312,3 +312,76 @@ def test_a_change_tried_then_applied_leaves_the_tracker_as_applying_it_alone() -
             assert (tried.quad, tried.absx, tried.addon) == (plain.quad, plain.absx, plain.addon)
             assert tried.values.tobytes() == plain.values.tobytes()
         assert model.method == {300: "historical", 60: "parametric", 10: "default_vol"}[n]
+
+
+def _stop_losses_one_at_a_time(book: Exposure, stop: float) -> list[tuple[str, float, float, float, float]]:
+    """The stop-loss scan as it was written before (a Python loop over the positions): the reference."""
+    hits = []
+    for j, symbol in enumerate(book.symbols):
+        qty, avg, price = float(book.qty[j]), float(book.avg_cost[j]), float(book.price[j])
+        if qty == 0 or avg <= 0 or math.isnan(price):
+            continue
+        loss = (price / avg - 1.0) * (1.0 if qty > 0 else -1.0)
+        if loss <= -stop:
+            hits.append((symbol, qty, avg, price, loss))
+    return hits
+
+
+def test_the_elementwise_stop_loss_scan_is_the_loop() -> None:
+    rng = np.random.default_rng(17)
+    for _ in range(200):
+        n = int(rng.integers(0, 30))
+        qty = rng.choice([0.0, 100.0, -100.0, 37.0, -1234.5], n)
+        avg = rng.choice([0.0, -1.0, 10.0, 99.99, 1e-9, 123.456], n) * rng.uniform(0.5, 1.5, n)
+        price = avg * rng.uniform(0.7, 1.3, n)
+        price[rng.random(n) < 0.1] = np.nan
+        symbols = [f"S{j}" for j in range(n)]
+        book = Exposure(symbols, {s: j for j, s in enumerate(symbols)}, qty, price, avg, ["x"] * n, 0.0, frozenset())
+        for stop in (0.08, 0.2, 1e-12):
+            found = [(h.symbol, h.qty, h.avg_cost, h.price, h.loss) for h in stop_losses(book, stop)]
+            assert found == _stop_losses_one_at_a_time(book, stop)
+
+
+def test_average_volume_is_the_views_adv() -> None:
+    rng = np.random.default_rng(23)
+    days = sessions(90)
+    bars = {}
+    for k, symbol in enumerate(["A", "B", "C", "D"]):
+        vols = rng.lognormal(14.0, 2.0, len(days)) if k != 3 else np.round(rng.uniform(0, 1e7, len(days)))
+        keep = rng.random(len(days)) > 0.1 * k
+        bars[symbol] = [
+            Bar(symbol, d, 10.0, 10.0, 10.0, 10.0, v)
+            for d, v, kept in zip(days, vols.tolist(), keep.tolist(), strict=True)
+            if kept
+        ]
+    data = MarketData(bars)
+    for as_of in data.dates[::3]:
+        view = data.view(as_of)
+        for symbol in ("A", "B", "C", "D", "ZZZ"):
+            for n in (1, 5, 7, 8, 9, 20, 60):
+                assert average_volume(view, symbol, n) == view.adv(symbol, n)
+
+
+def _quantile_through_np_partition(pnl: np.ndarray, alpha: float) -> float:
+    """The quantile as it was written before (``np.partition``): the reference."""
+    n = pnl.shape[0]
+    h = (n - 1) * alpha
+    lo = int(h)
+    if lo + 1 >= n:
+        return float(np.partition(pnl, lo)[lo])
+    part = np.partition(pnl, (lo, lo + 1))
+    return float(part[lo] + (h - lo) * (part[lo + 1] - part[lo]))
+
+
+def test_the_lower_quantile_partitions_as_np_partition() -> None:
+    from agents.risk._measures import lower_quantile
+
+    rng = np.random.default_rng(29)
+    for n in (1, 2, 3, 20, 99, 250):
+        pnl = rng.normal(0.0, 1e5, n)
+        for alpha in (0.0, 0.01, 0.05, 0.5, 0.99, 1.0):
+            assert lower_quantile(pnl, alpha) == _quantile_through_np_partition(pnl, alpha)
+            assert lower_quantile(pnl, alpha) == pytest.approx(float(np.quantile(pnl, alpha)))
+        before = pnl.tobytes()
+        lower_quantile(pnl, 0.05)
+        assert pnl.tobytes() == before  # the caller's P&L is left as it was
