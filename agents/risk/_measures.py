@@ -80,7 +80,7 @@ class _PanelReturns:
     load), which is what makes keeping this beside it valid; the close array is also checked to be the same.
     """
 
-    __slots__ = ("_gaps", "close", "nans", "rets")
+    __slots__ = ("_gaps", "close", "nans", "rets", "rows_with_nans")
 
     def __init__(self, close: F64) -> None:
         self.close = close
@@ -89,12 +89,17 @@ class _PanelReturns:
         self.rets.flags.writeable = False
         self.nans = np.zeros((self.rets.shape[0] + 1, self.rets.shape[1]), dtype=np.int64)
         np.cumsum(np.isnan(self.rets), axis=0, out=self.nans[1:])  # nans[i, j]: NaN returns in rets[:i, j]
+        # rows_with_nans[i]: rows of rets[:i] with a NaN in any column (a window without any needs no column check)
+        self.rows_with_nans: list[int] = [0, *np.cumsum(np.isnan(self.rets).any(axis=1)).tolist()]
         self._gaps: tuple[int, int, frozenset[int]] = (-1, -1, frozenset())
 
     def gaps(self, start: int, stop: int) -> frozenset[int]:
         """The columns with a NaN return in ``rets[start:stop]`` (the last window's answer is kept: one a tick)."""
         if self._gaps[:2] != (start, stop):
-            self._gaps = (start, stop, frozenset(np.flatnonzero(self.nans[stop] != self.nans[start]).tolist()))
+            if self.rows_with_nans[stop] == self.rows_with_nans[start]:
+                self._gaps = (start, stop, frozenset())
+            else:
+                self._gaps = (start, stop, frozenset(np.flatnonzero(self.nans[stop] != self.nans[start]).tolist()))
         return self._gaps[2]
 
 

@@ -52,8 +52,8 @@ def gappy_market(seed: int = 3, n: int = 320) -> MarketData:
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero")  # the zero close, in the view's own division
-def test_window_returns_are_the_views_returns_bit_for_bit() -> None:
-    data = gappy_market()
+@pytest.mark.parametrize("data", [gappy_market(), make_market(n=320)], ids=["gaps", "no-gaps"])
+def test_window_returns_are_the_views_returns_bit_for_bit(data: MarketData) -> None:
     rng = np.random.default_rng(11)
     names = sorted(SECTORS)
     for as_of in [data.dates[0], data.dates[1], data.dates[5], *data.dates[30::17], data.dates[-1]]:
