@@ -77,8 +77,12 @@ class IndexCache:
             # the window's does; a single row of returns would be contiguous and summed pairwise (other bits)
             first = max(0, min(lo - 1, hi - 2))
             block = data.panel["close"][first : hi + 1][:, self._cols]
-            gap = np.isnan(block).sum(axis=1) > 0  # a row with a NaN in any column
-            bad = (gap[:-1] | gap[1:]).tolist()
+            nan = np.isnan(block)
+            if nan.any():  # a return touching a row with a NaN in any column is a gap
+                gap = nan.sum(axis=1) > 0
+                bad = (gap[:-1] | gap[1:]).tolist()
+            else:
+                bad = [False] * (block.shape[0] - 1)
             means = log_returns(block).mean(axis=1).tolist()
             for t in range(lo, hi + 1):
                 i = t - first - 1  # the return from row t - 1 to row t
