@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 
 from runtime.bus import Bus
 from runtime.clock import Clock
-from runtime.messages import Envelope, make
+from runtime.messages import Envelope, make, utcnow
 from runtime.metrics import RuntimeMetrics
 from runtime.payloads import Severity
 from runtime.state import RuntimeState
@@ -35,8 +36,15 @@ class AgentContext:
     raise_alert: Callable[..., Awaitable[Any]]
     change_state: Callable[..., Awaitable[Any]]
 
-    def envelope(self, type_name: str, payload: BaseModel | dict[str, Any], tick_id: str | None = None) -> Envelope:
-        return make(type_name, payload, source=self.source, run_id=self.run_id, env=self.env, tick_id=tick_id)
+    def envelope(
+        self,
+        type_name: str,
+        payload: BaseModel | dict[str, Any],
+        tick_id: str | None = None,
+        *,
+        ts: datetime | None = None,
+    ) -> Envelope:
+        return make(type_name, payload, source=self.source, run_id=self.run_id, env=self.env, tick_id=tick_id, ts=ts)
 
     async def publish(
         self,
@@ -49,8 +57,15 @@ class AgentContext:
     ) -> Envelope | None:
         """Publish ``payload`` on ``topic``; returns the message, or ``None`` when no one could receive it (an
         in-process bus with no subscriber to the topic, see :meth:`runtime.bus.Bus.wants`) and nothing was built.
-        Retained messages are always published: a later subscriber gets them."""
+        Retained messages are always published: a later subscriber gets them. A retained frozen model goes through
+        :meth:`runtime.bus.Bus.publish_retained` (``None`` is returned): the in-process bus builds it only when
+        someone reads it, stamped with the time of this call."""
         if not retain and not self.bus.wants(topic):
+            return None
+        if retain and isinstance(payload, BaseModel) and payload.model_config.get("frozen"):
+            # a frozen state (the portfolio, every tick): the bus may build it only when someone reads it
+            ts = utcnow()
+            await self.bus.publish_retained(topic, lambda: self.envelope(type_name, payload, tick_id, ts=ts))
             return None
         message = self.envelope(type_name, payload, tick_id)
         await self.bus.publish(topic, message, retain=retain)

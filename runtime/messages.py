@@ -88,8 +88,10 @@ def make(
     tick_id: str | None = None,
     reply_to: str | None = None,
     correlation_id: str | None = None,
+    ts: datetime | None = None,
 ) -> Envelope:
-    """Build an envelope; a model payload is dumped in JSON mode so it round-trips over MQTT unchanged."""
+    """Build an envelope; a model payload is dumped in JSON mode so it round-trips over MQTT unchanged. ``ts``
+    defaults to now."""
     body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
     model = _PAYLOADS.get(type_name)
     if model is not None and not isinstance(payload, model):
@@ -103,6 +105,7 @@ def make(
         payload=body,
         reply_to=reply_to,
         correlation_id=correlation_id,
+        ts=ts or utcnow(),
     )
 
 

@@ -203,6 +203,12 @@ class Bus(abc.ABC):
     async def publish(self, topic: str, message: Envelope, *, retain: bool = False, qos: int = 1) -> None:
         """Send ``message`` on the relative ``topic``."""
 
+    async def publish_retained(self, topic: str, build: Callable[[], Envelope]) -> None:
+        """Publish the retained message ``build()`` gives on ``topic``. A bus where no one can read it yet may keep
+        ``build`` and call it only when someone does (see MemoryBus): ``build`` must give the same message later,
+        so it may only read what does not change (a frozen model, its timestamp taken at the call)."""
+        await self.publish(topic, build(), retain=True)
+
     def may_hold_deliveries(self) -> bool:
         """Could a message for this client be waiting for the event loop to run (a halt, a pause)? Over a network
         it may sit in the socket until the loop polls, so yes; the in-process bus knows (see MemoryBus)."""

@@ -7,6 +7,7 @@ over mosquitto. Envelopes are passed as immutable objects: nothing is serialised
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from runtime.bus._base import Bus, BusError, Delivery, Subscription, Will
@@ -22,7 +23,7 @@ class MemoryBroker:
         self.name = name
         self.clients: list[MemoryBus] = []
         # keyed by (environment, relative topic): like MQTT's absolute topics agenthedge/<env>/<topic>
-        self.retained: dict[tuple[str, str], Envelope] = {}
+        self._retained: dict[tuple[str, str], Envelope | Callable[[], Envelope]] = {}
         self._routes: dict[tuple[str, str], list[Subscription]] = {}
 
     @classmethod
@@ -43,6 +44,24 @@ class MemoryBroker:
     def invalidate(self) -> None:
         self._routes.clear()
 
+    def retain_lazily(self, env: str, topic: str, build: Callable[[], Envelope]) -> None:
+        """Keep ``build`` as ``topic``'s retained message, built when someone reads it (no one subscribes now)."""
+        self._retained[(env, topic)] = build
+
+    def forget_retained(self, env: str, topic: str) -> None:
+        self._retained.pop((env, topic), None)
+
+    def retained(self, env: str) -> list[tuple[str, Envelope]]:
+        """The retained messages of ``env`` (topic, message), each built now if it was kept lazily."""
+        out = []
+        for key, value in list(self._retained.items()):
+            if key[0] != env:
+                continue
+            if not isinstance(value, Envelope):
+                value = self._retained[key] = value()
+            out.append((key[1], value))
+        return out
+
     def route(self, env: str, topic: str) -> list[Subscription]:
         """Subscriptions of clients in ``env`` whose patterns match the relative ``topic`` (cached)."""
         key = (env, topic)
@@ -54,7 +73,7 @@ class MemoryBroker:
 
     def deliver(self, env: str, topic: str, envelope: Envelope, retain: bool) -> None:
         if retain:
-            self.retained[(env, topic)] = envelope
+            self._retained[(env, topic)] = envelope
         if topic.startswith("reply/"):
             for client in self.clients:
                 if client.env == env:
@@ -112,6 +131,16 @@ class MemoryBus(Bus):
         self.stats.published += 1
         self.broker.deliver(self.env, topic, message, retain)
 
+    async def publish_retained(self, topic: str, build: Callable[[], Envelope]) -> None:
+        """Built and delivered now when a client subscribes to ``topic``; otherwise ``build`` is kept and called when
+        a later subscription (or a read of the retained messages) needs the message."""
+        if self.wants(topic):
+            await self.publish(topic, build(), retain=True)
+            return
+        self._require_open()
+        self.stats.published += 1
+        self.broker.retain_lazily(self.env, topic, build)
+
     def may_hold_deliveries(self) -> bool:
         """In-process deliveries are queued at publish time: only a backlog (received, not yet handled) waits."""
         return self.stats.depth > 0
@@ -135,12 +164,12 @@ class MemoryBus(Bus):
 
     async def clear_retained(self, topic: str) -> None:
         self._require_open()
-        self.broker.retained.pop((self.env, topic), None)
+        self.broker.forget_retained(self.env, topic)
 
     def _on_subscribe(self, sub: Subscription) -> None:
         self.broker.invalidate()
-        for (env, topic), envelope in list(self.broker.retained.items()):
-            if env == self.env and sub.matches(topic):
+        for topic, envelope in self.broker.retained(self.env):
+            if sub.matches(topic):
                 sub._put(Delivery(topic, envelope, True))
 
     async def _on_unsubscribe(self, sub: Subscription) -> None:

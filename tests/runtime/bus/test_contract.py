@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from pydantic import BaseModel
@@ -31,7 +31,7 @@ class Note(BaseModel):
 register_payload("test.note", Note)
 
 
-def note(text: str, n: int = 0, **kwargs: str) -> Envelope:
+def note(text: str, n: int = 0, **kwargs: Any) -> Envelope:
     return make("test.note", Note(text=text, n=n), source="tests", **kwargs)
 
 
@@ -107,6 +107,24 @@ async def test_wildcards(make_bus: MakeBus) -> None:
     assert await topics_until_end(one_level) == {"execution/fill", "risk/fill"}
     # '#' also matches the parent level itself
     assert await topics_until_end(multi_level) == {"state", "state/agents/data"}
+
+
+async def test_a_retained_message_built_on_demand_reaches_late_subscribers(make_bus: MakeBus) -> None:
+    producer, consumer = await make_bus(), await make_bus()
+    built: list[Envelope] = []
+
+    def build() -> Envelope:
+        built.append(note("portfolio"))
+        return built[-1]
+
+    await producer.publish_retained("state/portfolio", build)
+    # in-process, no one subscribes yet: nothing is built until someone reads it; over MQTT it is sent now
+    assert len(built) == (0 if producer.scheme == "memory" else 1)
+    first = await consumer.subscribe("state/portfolio").get(TIMEOUT)
+    second = await consumer.subscribe("state/#").get(TIMEOUT)
+    assert len(built) == 1
+    assert (first.envelope, first.retained) == (built[0], True)
+    assert (second.envelope, second.retained) == (built[0], True)
 
 
 async def test_retained_reaches_late_subscribers_once_until_cleared(make_bus: MakeBus) -> None:
