@@ -42,7 +42,7 @@ from ops.backtest.record import (
 from ops.backtest.settings import BacktestSettings
 from ops.backtest.spec import BacktestSpec
 from ops.report import read_audit_lines
-from runtime.gc_tuning import freeze_loaded
+from runtime.gc_tuning import batch_thresholds, freeze_loaded
 from runtime.pipeline import TickOutcome
 from runtime.runtime import Runtime
 from storage.audit import AUDIT_FILE
@@ -135,7 +135,8 @@ async def run_backtest(
     """Run ``replay`` (built on ``paths.home``) to its last session and write every artifact.
 
     ``freeze_gc`` (a one-run process: ``agenthedge backtest``) moves every object alive once the data is loaded
-    into the collector's permanent generation (:func:`gc.freeze`), so the run's collections do not walk them.
+    into the collector's permanent generation (:func:`gc.freeze`), so the run's collections do not walk them, and
+    collects the young generation less often (:func:`runtime.gc_tuning.batch_thresholds`).
 
     ``settings`` are every package's settings as the run used them (``AppConfig.sections()``); the ``council``
     and ``risk`` sections are read for the tracker and the VaR limit when present.
@@ -160,6 +161,7 @@ async def run_backtest(
         capture = _Capture(len(sessions), risk, on_progress)
         if freeze_gc:  # what lives now (the data panel, the agents) lives to the end: keep it out of collections
             freeze_loaded()
+            batch_thresholds()
         loop0 = time.perf_counter()
         await replay.run(on_tick=capture)
         loop_seconds = time.perf_counter() - loop0
