@@ -161,6 +161,8 @@ def backtest_config(config: AppConfig, home: Path, spec: BacktestSpec, env: str)
         config,
         core=config.core.model_copy(update={"home": home, "env": env, "bus": "memory://"}),
         runtime=config.runtime.model_copy(update={"durable": False}),
+        # a throw-away ledger is recomputed, never restarted from: the tracker is saved once, at the end
+        council=config.council.model_copy(update={"persist_every": 0}),
         execution=execution,
         data=data,
     )

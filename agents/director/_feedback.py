@@ -2,7 +2,7 @@
 
 Inputs from the tick: the market view (prices for hit rates), the proposals, the trade pack, risk's and
 compliance's verdicts (penalties), and execution's report (fills for P&L attribution). It persists the
-tracker in the ledger (every ``persist_every`` ticks, and on stop) and publishes
+tracker in the ledger (every ``persist_every`` ticks, on :meth:`FeedbackAgent.flush` and on stop) and publishes
 :class:`~agents.types.Feedback` on ``strategy.feedback``.
 """
 
@@ -84,7 +84,8 @@ class FeedbackAgent(Agent):
         feedback = self.tracker.feedback(view.as_of, effects, members)
         self.last = feedback
         self._unsaved += 1
-        if self._unsaved >= self.settings.persist_every:
+        every = self.settings.persist_every
+        if every and self._unsaved >= every:
             await self.persist()
         await ctx.publish(topics.STRATEGY_FEEDBACK, FEEDBACK_TYPE, feedback, tick_id=tick.id)
         if effects.penalties:
@@ -100,9 +101,13 @@ class FeedbackAgent(Agent):
         await save_tracker(ctx.ledger, self.tracker, ts=ctx.clock.now())
         self._unsaved = 0
 
-    async def stop(self) -> None:
+    async def flush(self) -> None:
+        """Save the tracker if a tick changed it since the last save."""
         if self.ctx is not None and self._unsaved:
             await self.persist()
+
+    async def stop(self) -> None:
+        await self.flush()
 
     def health(self) -> AgentHealth:
         fb = self.last

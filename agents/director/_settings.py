@@ -111,7 +111,10 @@ class CouncilSettings(BaseSettings):
         description="Write each trade pack with intents to the audit log (an fsync'd line: turn off in backtests)",
     )
     persist_every: int = Field(
-        default=1, ge=1, description="Save the tracker every N ticks (and on stop); 1 = every tick"
+        default=1,
+        ge=0,
+        description="Save the tracker every N ticks (and on stop); 1 = every tick; 0 = only on stop and when the "
+        "runtime flushes (a backtest: its throw-away ledger is recomputed, never restarted from)",
     )
 
     _split = field_validator("plugins", mode="before")(split_csv)

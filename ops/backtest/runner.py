@@ -24,7 +24,7 @@ import numpy as np
 from pydantic_settings import BaseSettings
 
 from agents.data.agent import DataAgent
-from agents.director import CouncilSettings
+from agents.director import CouncilSettings, FeedbackAgent
 from agents.risk import RiskAgent
 from ops.backtest.artifacts import RunPaths, bars_hash, code_version, write_json, write_text
 from ops.backtest.chart import equity_drawdown_svg
@@ -165,6 +165,9 @@ async def run_backtest(
         loop0 = time.perf_counter()
         await replay.run(on_tick=capture)
         loop_seconds = time.perf_counter() - loop0
+        for agent in runtime.registry:  # a backtest saves the tracker at its end only (COUNCIL_PERSIST_EVERY=0)
+            if isinstance(agent, FeedbackAgent):
+                await agent.flush()
         collected = await collect(runtime, council)
     finally:
         await runtime.stop()

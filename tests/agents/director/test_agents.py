@@ -179,6 +179,24 @@ async def test_feedback_persists_every_n_ticks_and_on_stop(ledger: Ledger, bus: 
     assert agent.health().data["weights"] == agent.last.weights
 
 
+async def test_feedback_with_persist_every_0_saves_only_when_flushed(ledger: Ledger, bus: MemoryBus) -> None:
+    data = market()
+    agent = FeedbackAgent(CouncilSettings(persist_every=0), PerformanceTracker(CouncilSettings()), ["x", "y"])
+    ctx, _ = await make_context(agent.name, ledger, bus)
+    await agent.start(ctx)
+    for seq, day in enumerate(data.dates[-4:], start=1):
+        tick = tick_for(day, seq)
+        tick.put(MARKET, data.view(day))
+        tick.put(PROPOSALS, [prop("x", "A", 0.5), prop("y", "A", -0.5)])
+        await agent.on_tick(tick)
+    assert await ledger.get_json(NAMESPACE, "tracker") is None
+    await agent.flush()
+    doc = await ledger.get_json(NAMESPACE, "tracker")
+    assert doc is not None
+    assert doc == agent.tracker.to_json()  # what a save after every tick would have left last
+    assert doc["updates"] == 4
+
+
 async def test_feedback_publishes_on_strategy_feedback(ledger: Ledger, bus: MemoryBus) -> None:
     data = market()
     agent = FeedbackAgent(CouncilSettings(), plugins=["x"])
