@@ -177,7 +177,14 @@ def build_backtest_replay(config: AppConfig, spec: BacktestSpec) -> Replay:
     strategy = None
     if spec.strategy == "sma-cross":
         p = spec.params
-        strategy = sma_cross_agents(p["fast"], p["slow"], p["lot"], quant=config.quant, director=config.director)
+        strategy = sma_cross_agents(
+            p["fast"],
+            p["slow"],
+            p["lot"],
+            quant=config.quant,
+            director=config.director,
+            persist_every=config.council.persist_every,
+        )
     data_path = Path(spec.data_path) if spec.data_path else None
     symbols = list(spec.symbols) or None
     if spec.data_checks == "on":

@@ -55,10 +55,12 @@ def sma_cross_agents(
     *,
     quant: QuantSettings | None = None,
     director: DirectorSettings | None = None,
+    persist_every: int = 1,
 ) -> list[Agent]:
     """The backtest reference strategy ``sma-cross --fast F --slow S``: the technical plug-in alone in
-    ``sma_cross`` mode and a pass-through council holding ``lot`` shares while the fast SMA is above the slow."""
+    ``sma_cross`` mode and a pass-through council holding ``lot`` shares while the fast SMA is above the slow.
+    ``persist_every``: how often the tracker is saved (``CouncilSettings.persist_every``)."""
     quant = quant or QuantSettings()
-    council = CouncilSettings(plugins=["technical"], pass_through=True, lot=lot, quorum=1)
+    council = CouncilSettings(plugins=["technical"], pass_through=True, lot=lot, quorum=1, persist_every=persist_every)
     technical = TechnicalPlugin(quant, mode="sma_cross", fast=fast, slow=slow)
     return build_council_agents(council, quant, director, plugins=[technical])
