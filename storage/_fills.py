@@ -62,11 +62,13 @@ async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
 @dataclass(frozen=True, slots=True)
 class Booked:
     """What a batch wrote to the books, as the ledger now stores it: every position it touched (closed ones at
-    qty 0) and the account's cash and commissions. Lets the ledger keep its books in memory across a batch."""
+    qty 0), the account's cash and commissions, and each order it moved as ``(filled_qty, avg_fill_price, status,
+    updated_at as stored)``. Lets the ledger keep its books and open orders in memory across a batch."""
 
     positions: dict[str, Position]
     cash: float
     commissions: float
+    orders: dict[str, tuple[float, float | None, str, str]]
 
 
 async def apply_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> list[bool]:
@@ -178,7 +180,12 @@ async def _write(
                     None if p.last_price is None else float(p.last_price))
         for s, p in positions.items() if p.touched
     }  # fmt: skip
-    return Booked(touched, float(balance), float(commissions))
+    changed = {  # the same values as the UPDATE above binds, as the REAL columns give them back
+        coid: (float(o.filled_qty), None if o.avg_fill_price is None else float(o.avg_fill_price), o.status,
+               o.updated_at)
+        for coid, o in orders.items() if o.touched
+    }  # fmt: skip
+    return Booked(touched, float(balance), float(commissions), changed)
 
 
 async def _known_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> dict[tuple[str, str], Fill]:

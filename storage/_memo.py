@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_left
-from collections.abc import Callable, Coroutine, Hashable, Iterable
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 import aiosqlite
 
 from storage import _rows as rows
-from storage.records import NavPoint
+from storage.records import ORDER_OPEN_STATUSES, NavPoint, Order
 
 BOOKS = "books"  # the account and the positions
 ORDERS = "orders"
@@ -187,3 +188,169 @@ class NavMemo:
                 if len(found) > NAV_KEPT:
                     del self.answers[query]
         self.stamp = self.stamps.of(NAV)
+
+
+OrderKey = tuple[int, str, str, int]  # the open orders' order: (priority, created_at as stored, status, rowid)
+_TEXT = ("status", "venue", "broker_order_id", "reason")
+_OPEN_STATUSES = frozenset(ORDER_OPEN_STATUSES)
+
+
+class _Unsure(Exception):
+    """A value whose stored form the memo does not predict (a type SQLite would convert): it drops the orders."""
+
+
+def _text(value: Any, *, null: bool = False) -> Any:
+    if type(value) is str or (null and value is None):
+        return value
+    raise _Unsure
+
+
+def _real(value: Any, *, null: bool = False) -> float | None:
+    kind = type(value)
+    if kind is float:
+        return None if value != value else value  # SQLite stores a NaN as NULL
+    if kind is int:
+        return float(value)  # REAL affinity: an integer comes back a float
+    if null and value is None:
+        return None
+    raise _Unsure
+
+
+def _number(value: Any) -> float:
+    if (found := _real(value)) is None:
+        raise _Unsure
+    return found
+
+
+def _integer(value: Any) -> int:
+    if type(value) is int:
+        return value
+    raise _Unsure
+
+
+class OrdersMemo:
+    """The open orders as :meth:`storage.ledger.Ledger.open_orders` reads them, valid at one ORDERS stamp, and
+    followed through the batch writes of orders (new orders, changes, fills, a cancel of all): each applies to
+    them, once committed, what a fresh read would then give (the same values, as SQLite stores and returns them,
+    in the same order). Any other write to the orders, a rollback, or a value whose stored form is not certain
+    drops them."""
+
+    __slots__ = ("kept", "listed", "next", "stamp", "stamps")
+
+    def __init__(self, stamps: Stamps) -> None:
+        self.stamps = stamps
+        self.stamp: Stamp | None = None
+        self.kept: dict[str, tuple[OrderKey, Order]] = {}
+        self.listed: list[Order] = []
+        self.next = 0  # a rowid above every kept one: new orders are inserted after every row of the table
+
+    def get(self) -> list[Order] | None:
+        return self.listed if self.stamp is not None and self.stamp == self.stamps.of(ORDERS) else None
+
+    def put(self, found: list[tuple[int, Order]], stamp: Stamp) -> None:
+        """Keep a fresh read, ``(rowid, order)`` in its order, made at ``stamp`` (not if an orders write came since)."""
+        if stamp != self.stamps.of(ORDERS):
+            return
+        self.kept = {o.client_order_id: ((o.priority, rows.ts(o.created_at), o.status, n), o) for n, o in found}
+        self.listed = [o for _, o in found]
+        self.next = max((n for n, _ in found), default=0) + 1
+        self.stamp = stamp
+
+    def valid_at(self, before: Stamp) -> bool:
+        """True when the orders kept are those of ``before`` and one transaction alone wrote them since."""
+        return self.stamp == before and self.stamps.alone(ORDERS, before)
+
+    def drop(self) -> None:
+        self.stamp = None
+        self.kept, self.listed = {}, []
+
+    def _done(self) -> None:
+        self.listed = [o for _, o in sorted(self.kept.values(), key=itemgetter(0))]
+        self.stamp = self.stamps.of(ORDERS)
+
+    def cancelled_all(self, before: Stamp) -> None:
+        """Every open order was closed (:meth:`storage.ledger.Ledger.cancel_open_orders`): none is open."""
+        if self.stamps.alone(ORDERS, before):
+            self.kept, self.listed, self.next = {}, [], 1
+            self.stamp = self.stamps.of(ORDERS)
+        else:
+            self.drop()
+
+    def inserted(self, orders: Iterable[Order], before: Stamp) -> None:
+        """Follow new order rows just committed (inserted in this order, after every row of the table)."""
+        if not self.valid_at(before):
+            self.drop()
+            return
+        try:
+            for o in orders:
+                status = _text(o.status)
+                if status not in _OPEN_STATUSES:
+                    continue
+                stored = rows.ts(o.created_at)
+                created = rows.req_ts(stored)
+                kept = Order(_text(o.client_order_id), _text(o.symbol), _text(o.side), _number(o.qty),
+                             _text(o.venue), created, status, _real(o.limit_price, null=True),
+                             _text(o.tick_id, null=True), _text(o.strategy), _integer(o.priority), 0.0, None,
+                             _text(o.broker_order_id, null=True), _integer(o.attempts), _text(o.reason),
+                             created)  # fmt: skip
+                self.kept[kept.client_order_id] = ((kept.priority, stored, status, self.next), kept)
+                self.next += 1
+        except _Unsure:
+            self.drop()
+            return
+        self._done()
+
+    def updated(self, updates: Mapping[str, Mapping[str, Any]], ts: datetime, before: Stamp) -> None:
+        """Follow field changes just committed (:func:`storage._orders.update_orders`, ``updated_at`` = ``ts``)."""
+        if not self.valid_at(before):
+            self.drop()
+            return
+        when = rows.req_ts(rows.ts(ts))
+        try:
+            for coid, changes in updates.items():
+                status = _text(changes["status"]) if "status" in changes else None
+                held = self.kept.get(coid)
+                if held is None:
+                    if status in _OPEN_STATUSES:  # a closed order opened again: its row is not kept
+                        raise _Unsure
+                    continue
+                if status is not None and status not in _OPEN_STATUSES:
+                    del self.kept[coid]
+                    continue
+                key, o = held
+                new: dict[str, Any] = {f: (_integer(v) if f == "attempts" else _text(v, null=f == "broker_order_id"))
+                       for f, v in changes.items() if f in _TEXT or f == "attempts"}  # fmt: skip
+                if len(new) != len(changes):
+                    raise _Unsure
+                o = Order(o.client_order_id, o.symbol, o.side, o.qty, new.get("venue", o.venue), o.created_at,
+                          new.get("status", o.status), o.limit_price, o.tick_id, o.strategy, o.priority, o.filled_qty,
+                          o.avg_fill_price, new.get("broker_order_id", o.broker_order_id),
+                          new.get("attempts", o.attempts), new.get("reason", o.reason), when)  # fmt: skip
+                self.kept[coid] = ((key[0], key[1], o.status, key[3]), o)
+        except _Unsure:
+            self.drop()
+            return
+        self._done()
+
+    def filled(self, changed: Mapping[str, tuple[float, float | None, str, str]], before: Stamp) -> None:
+        """Follow a fill batch just committed: each order it moved, as ``(filled_qty, avg_fill_price, status,
+        updated_at as stored)``."""
+        if not self.valid_at(before):
+            self.drop()
+            return
+        for coid, (filled_qty, avg_price, status, updated) in changed.items():
+            held = self.kept.get(coid)
+            if held is None:
+                if status in _OPEN_STATUSES:
+                    self.drop()
+                    return
+                continue
+            if status not in _OPEN_STATUSES:
+                del self.kept[coid]
+                continue
+            key, o = held
+            o = Order(o.client_order_id, o.symbol, o.side, o.qty, o.venue, o.created_at, status, o.limit_price,
+                      o.tick_id, o.strategy, o.priority, filled_qty, avg_price, o.broker_order_id, o.attempts,
+                      o.reason, rows.req_ts(updated))  # fmt: skip
+            self.kept[coid] = ((key[0], key[1], status, key[3]), o)
+        self._done()

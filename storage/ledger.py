@@ -23,7 +23,7 @@ from storage import _rows as rows
 from storage._fills import Booked, apply_fill, apply_fills_booked
 from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
 from storage._inline import InlineConnection
-from storage._memo import BOOKS, NAV, ORDERS, NavMemo, Stamp, Stamps, Write, Writer, kv_area
+from storage._memo import BOOKS, NAV, ORDERS, NavMemo, OrdersMemo, Stamp, Stamps, Write, Writer, kv_area
 from storage._orders import Documents
 from storage.db import connect
 from storage.records import (
@@ -84,6 +84,7 @@ class Ledger:
         self._writer = Writer(conn, self._lock, self._stamps, isinstance(conn, InlineConnection), self._rollback)
         self._cache: dict[Hashable, tuple[Stamp, Any]] = {}
         self._navs = NavMemo(self._stamps)
+        self._open = OrdersMemo(self._stamps)
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False, durable: bool = True) -> Self:
@@ -288,6 +289,7 @@ class Ledger:
         present refuses the whole batch (:class:`LedgerError`).
         """
         write = self.transaction((ORDERS,))
+        before = self._stamps.of(ORDERS)
         try:
             async with write as db:
                 orders, documents = build(await _orders.reserve_numbers(db, count))
@@ -297,6 +299,7 @@ class Ledger:
         except aiosqlite.IntegrityError as exc:
             raise LedgerError(f"orders refused: {exc}") from None
         self._remember_documents(written)
+        self._open.inserted(orders, before)
         return list(orders)
 
     async def update_orders(
@@ -307,25 +310,32 @@ class Ledger:
         if why := _orders.check_changes(updates):
             raise LedgerError(why)
         documents = documents or {}
+        before = self._stamps.of(ORDERS)
         async with self.transaction((ORDERS, *(kv_area(*key) for key in documents))) as db:
             if await _orders.update_orders(db, updates, ts) != len(updates):
                 raise LedgerError(f"not every order of {sorted(updates)} is in the ledger")
             written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
+        self._open.updated(updates, ts, before)
 
     async def order(self, client_order_id: str) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,))
         return rows.order(row) if row else None
 
     async def open_orders(self) -> list[Order]:
-        cached: list[Order] | None = self._cached(ORDERS, "open_orders")
-        if cached is not None:
-            return list(cached)
+        """The open orders by priority, then creation (orders alike: by status, then as inserted)."""
+        if not self.readonly and (kept := self._open.get()) is not None:
+            return list(kept)
         stamp = self._stamps.of(ORDERS)
-        found = await self._all(f"SELECT * FROM orders WHERE status IN ({_OPEN}) ORDER BY priority, created_at")
-        result = [rows.order(r) for r in found]
-        self._remember("open_orders", stamp, result)
-        return list(result)
+        # status, rowid: the order SQLite gave orders alike when they were not named (the status index's order,
+        # sorted stably); named, so the orders kept in memory can follow each write in the same order.
+        found = await self._all(
+            f"SELECT rowid AS n, * FROM orders WHERE status IN ({_OPEN}) ORDER BY priority, created_at, status, rowid"
+        )
+        result = [(int(r["n"]), rows.order(r)) for r in found]
+        if not self.readonly:
+            self._open.put(result, stamp)
+        return [o for _, o in result]
 
     async def orders(self, *, limit: int = 200, tick_id: str | None = None) -> list[Order]:
         where, params = ("WHERE tick_id = ?", [tick_id]) if tick_id else ("", [])
@@ -334,12 +344,14 @@ class Ledger:
 
     async def cancel_open_orders(self, *, reason: str, ts: datetime) -> list[Order]:
         """Mark every open order cancelled in one transaction; returns the orders it cancelled."""
+        before = self._stamps.of(ORDERS)
         async with self.transaction((ORDERS,)) as db:
             found = await self._all(f"SELECT * FROM orders WHERE status IN ({_OPEN})")
             await db.execute(
                 f"UPDATE orders SET status = 'cancelled', reason = ?, updated_at = ? WHERE status IN ({_OPEN})",
                 (reason, rows.ts(ts)),
             )
+        self._open.cancelled_all(before)
         return [replace(rows.order(r), status="cancelled", reason=reason, updated_at=ts) for r in found]
 
     # -- fills and books -----------------------------------------------------------------------------
@@ -359,11 +371,12 @@ class Ledger:
         """
         documents = documents or {}
         books: Books | None = self._cached(BOOKS, "books")
-        before = self._stamps.of(BOOKS)
+        before, orders = self._stamps.of(BOOKS), self._stamps.of(ORDERS)
         async with self.transaction((ORDERS, BOOKS, *(kv_area(*key) for key in documents))) as db:
             applied, booked = await apply_fills_booked(db, fills)
             written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
+        self._open.filled(booked.orders if booked is not None else {}, orders)
         if books is not None and booked is not None and self._stamps.alone(BOOKS, before):  # no other write came
             self._remember("books", self._stamps.of(BOOKS), _books_after(books, booked))
         return applied

@@ -1,0 +1,190 @@
+"""The open orders kept in memory through the batch writes of orders: what is served equals a fresh read.
+
+A second connection (a read-only ledger, which never keeps anything) gives the fresh read; orders are compared
+field by field with each value's type and repr, so a datetime's tzinfo or an int where SQLite gives a float shows.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.ledger import FillRefused, Ledger, LedgerError
+from storage.records import ORDER_FINAL_STATUSES, ORDER_OPEN_STATUSES, Books, Fill, NavPoint, Order
+
+T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
+NY = timezone(timedelta(hours=-5), "EST")  # stored as text: read back as an offset without its name
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
+    opened = await Ledger.open(tmp_path / "ledger.sqlite", durable=False)
+    await opened.fund(1_000_000.0, ts=T0)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def selects(ledger: Ledger) -> list[str]:
+    """The SELECTs the ledger's connection runs from now on."""
+    seen: list[str] = []
+    raw = ledger.conn._connection
+    assert isinstance(raw, sqlite3.Connection)
+    raw.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().upper().startswith("SELECT") else None)
+    return seen
+
+
+def shape(value: Any) -> Any:
+    """A record as (field, type, repr) triples: equal only when every field is the same value of the same type."""
+    if isinstance(value, list):
+        return [shape(v) for v in value]
+    if isinstance(value, Books):
+        return (shape(value.account), {s: shape(p) for s, p in value.positions.items()}, list(value.positions))
+    return [(f.name, type(getattr(value, f.name)).__name__, repr(getattr(value, f.name))) for f in fields(value)]
+
+
+def new_orders(rng: random.Random, tick: int) -> Any:
+    """A build for :meth:`Ledger.insert_new_orders`: orders alike in priority and time, values of several types."""
+
+    def build(numbers: list[int]) -> tuple[list[Order], dict[tuple[str, str], Any]]:
+        created = rng.choice([T0, T0 + timedelta(hours=tick % 3), (T0 + timedelta(hours=1)).astimezone(NY)])
+        orders = [
+            Order(f"O-{n}", rng.choice("ABC"), rng.choice(["buy", "sell"]), rng.choice([10, 10.0, 7.5, 3]), "V1",
+                  created, status=rng.choice(["new"] * 6 + ["acknowledged", "unknown", "rejected"]),
+                  limit_price=rng.choice([None, 101, 99.5, math.nan]), tick_id=rng.choice([None, f"t{tick}"]),
+                  strategy=rng.choice(["", "s"]), priority=rng.choice([0, 0, 1, 2]), attempts=rng.choice([0, 1]),
+                  reason=rng.choice(["", "r"]))
+            for n in numbers
+        ]  # fmt: skip
+        return orders, {("execution", "intents"): {"tick": tick}} if tick % 2 else {}
+
+    return build
+
+
+def changes(rng: random.Random) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, values in (
+        ("status", [*ORDER_OPEN_STATUSES, *ORDER_FINAL_STATUSES, "acknowledged"]),
+        ("venue", ["V1", "V2"]),
+        ("broker_order_id", [None, "B-1", "B-2"]),
+        ("attempts", [1, 2]),
+        ("reason", ["", "why"]),
+    ):
+        if rng.random() < 0.4:
+            found[name] = rng.choice(values)
+    return found or {"status": "acknowledged"}
+
+
+async def unnamed_order(reader: Ledger) -> list[str]:
+    """The open orders' ids as the query gave them before their order among alike ones was named."""
+    async with reader.conn.execute(
+        "SELECT client_order_id FROM orders WHERE status IN"
+        f" ({','.join(repr(s) for s in ORDER_OPEN_STATUSES)}) ORDER BY priority, created_at"
+    ) as cur:
+        return [str(r[0]) for r in await cur.fetchall()]
+
+
+async def test_the_open_orders_in_memory_follow_every_write(ledger: Ledger) -> None:
+    """Random batches of new orders, changes, fills (some refused, some repeated), cancels and other writes, the
+    open orders and books read between them: every answer equals a fresh read by a second connection."""
+    reader = await Ledger.open(ledger.path, readonly=True)
+    rng = random.Random(11)
+    fills: list[Fill] = []
+    served = 0
+    try:
+        for step in range(400):
+            known = [o.client_order_id for o in await reader.orders(limit=10_000)]
+            kind = rng.choices(
+                ["insert", "update", "fills", "cancel_some", "cancel_all", "insert_one", "update_one", "fill_one",
+                 "raw", "other"],
+                [6, 5, 6, 1, 0.3, 0.5, 0.5, 0.5, 0.3, 1],
+            )[0]  # fmt: skip
+            ts = (T0 + timedelta(minutes=step)).astimezone(NY if step % 3 else UTC)
+            if kind == "insert":
+                await ledger.insert_new_orders(rng.randrange(1, 6), new_orders(rng, step), ts=ts)
+            elif kind == "update" and known:
+                updates = {c: changes(rng) for c in rng.sample(known, min(len(known), rng.randrange(1, 5)))}
+                if rng.random() < 0.1:
+                    updates["O-unknown"] = {"status": "cancelled"}  # refuses the batch: rolled back
+                try:
+                    await ledger.update_orders(updates, ts=ts, documents={("x", "y"): step} if step % 2 else None)
+                except LedgerError:
+                    assert "O-unknown" in updates
+            elif kind == "fills" and known:
+                batch: list[Fill] = []
+                for coid in rng.choices(known, k=rng.randrange(1, 5)):
+                    o = await reader.order(coid)
+                    assert o is not None
+                    qty = rng.choice([o.remaining, o.remaining / 2, 1, o.remaining + 5])
+                    if qty <= 0:
+                        continue
+                    batch.append(Fill("V1", f"T{len(fills) + len(batch)}", coid, ts, o.symbol, o.side, qty,
+                                      rng.choice([100, 100.25, 99.0]), rng.choice([0, 0.5])))  # fmt: skip
+                if fills and rng.random() < 0.3:
+                    batch.append(rng.choice(fills))  # delivered again
+                try:
+                    applied = await ledger.apply_fills(batch, ts=ts)
+                    fills.extend(f for f, new in zip(batch, applied, strict=True) if new)
+                except FillRefused:
+                    pass
+            elif kind == "cancel_some":
+                open_ = [o.client_order_id for o in await reader.open_orders()]
+                if open_:
+                    await ledger.update_orders({c: {"status": "cancelled", "reason": "halt"} for c in open_}, ts=ts)
+            elif kind == "cancel_all":
+                await ledger.cancel_open_orders(reason="drill", ts=ts)
+            elif kind == "insert_one":
+                await ledger.insert_order(Order(f"S-{step}", "A", "buy", 5, "V1", ts, status="sent", priority=1))
+            elif kind == "update_one" and known:
+                await ledger.update_order(rng.choice(known), ts=ts, status=rng.choice(ORDER_OPEN_STATUSES))
+            elif kind == "fill_one" and known:
+                o = await reader.order(rng.choice(known))
+                assert o is not None
+                if o.remaining > 0:
+                    await ledger.apply_fill(Fill("V1", f"U{step}", o.client_order_id, ts, o.symbol, o.side,
+                                                 o.remaining, 100.0))  # fmt: skip
+            elif kind == "raw":  # a write that does not say what it touches
+                async with ledger.transaction() as db:
+                    await db.execute("UPDATE orders SET status = 'acknowledged' WHERE status = 'cancelled'")
+            else:  # writes to other areas
+                await ledger.record_nav(NavPoint(ts, "2024-01-02", 1.0, 1.0, 0.0, 0.0, f"t{step}"))
+                await ledger.put_json("x", "z", {"step": step}, ts=ts)
+            if rng.random() < 0.8:  # most writes find the orders in memory
+                seen = selects(ledger)
+                mine = await ledger.open_orders()
+                served += not seen
+                assert shape(mine) == shape(await reader.open_orders()), (step, kind)
+                assert [o.client_order_id for o in mine] == await unnamed_order(reader)
+                assert shape(await ledger.books()) == shape(await reader.books()), (step, kind)
+    finally:
+        await reader.close()
+    assert served > 150  # the write-through, not a read after each write, gave most answers
+
+
+async def test_the_batch_writes_of_orders_keep_them_in_memory(ledger: Ledger) -> None:
+    def build(numbers: list[int]) -> tuple[list[Order], dict[tuple[str, str], Any]]:
+        return [Order(f"O-{n}", "AAA", "buy", 10, "V1", T0, limit_price=100) for n in numbers], {}
+
+    assert await ledger.open_orders() == []
+    seen = selects(ledger)
+    await ledger.insert_new_orders(3, build, ts=T0)
+    assert [o.client_order_id for o in await ledger.open_orders()] == ["O-1", "O-2", "O-3"]
+    await ledger.update_orders({"O-1": {"status": "acknowledged", "broker_order_id": "B1"}}, ts=T0)
+    await ledger.update_orders({"O-2": {"status": "rejected", "reason": "no"}}, ts=T0)
+    assert [o.client_order_id for o in await ledger.open_orders()] == ["O-1", "O-3"]  # acknowledged first of alike
+    writes = len(seen)
+    await ledger.apply_fills([Fill("V1", "T1", "O-1", T0, "AAA", "buy", 10, 100.0)], ts=T0)
+    assert [o.client_order_id for o in await ledger.open_orders()] == ["O-3"]
+    assert [s for s in seen[writes:] if "status IN" in s] == []  # no read of the open orders after the writes
+    await ledger.cancel_open_orders(reason="drill", ts=T0)
+    assert await ledger.open_orders() == []
+    assert [s for s in seen if "FROM orders WHERE status IN" in s and "rowid" in s] == []
