@@ -8,14 +8,14 @@ table. A refused fill raises before anything is written, so the caller's transac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from storage import _rows as rows
-from storage.records import ORDER_FINAL_STATUSES, Fill, Position
+from storage.records import ORDER_FINAL_STATUSES, Fill, Order, Position
 
 QTY_EPSILON = 1e-9
 _CHUNK = 300  # bound parameters per SELECT ... IN (...), well under SQLite's limit
@@ -71,12 +71,25 @@ class Booked:
     orders: dict[str, tuple[float, float | None, str, str]]
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What the ledger holds in memory, as a read inside the transaction would give it, so a batch selects only the
+    rest: open orders by client order id, open positions, and the account's (cash, commissions) when its row is
+    known to exist (None: select it)."""
+
+    order: Callable[[str], Order | None]
+    positions: Mapping[str, Position]
+    account: tuple[float, float] | None
+
+
 async def apply_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> list[bool]:
     """:func:`apply_fills_booked` without what was booked."""
     return (await apply_fills_booked(db, fills))[0]
 
 
-async def apply_fills_booked(db: aiosqlite.Connection, fills: Sequence[Fill]) -> tuple[list[bool], Booked | None]:
+async def apply_fills_booked(
+    db: aiosqlite.Connection, fills: Sequence[Fill], held: Held | None = None
+) -> tuple[list[bool], Booked | None]:
     """Apply ``fills`` in order; for each, True when applied, False for a duplicate (no change).
 
     A duplicate is a fill already in the ledger, or delivered earlier in the same batch, with the same terms.
@@ -90,16 +103,21 @@ async def apply_fills_booked(db: aiosqlite.Connection, fills: Sequence[Fill]) ->
     if not fills:
         return [], None
     known = await _known_fills(db, fills)
-    orders = await _orders(db, {f.client_order_id for f in fills})
-    positions: dict[str, _PositionState] = {}
-    missing = {f.symbol for f in fills}
-    for chunk in _chunks(sorted(missing)):
+    orders = await _orders(db, {f.client_order_id for f in fills}, held)
+    found: dict[str, _PositionState] = {}
+    symbols = sorted({f.symbol for f in fills})
+    kept = held.positions if held is not None else {}
+    for s in symbols:
+        if (p := kept.get(s)) is not None:
+            found[s] = _PositionState(p.qty, p.avg_cost, p.realised_pnl)
+    for chunk in _chunks([s for s in symbols if s not in found]):  # closed (qty 0, realised kept) or never held
         marks = ",".join("?" * len(chunk))
         async with db.execute(
             f"SELECT symbol, qty, avg_cost, realised_pnl FROM positions WHERE symbol IN ({marks})", chunk
         ) as cur:
             for r in await cur.fetchall():
-                positions[r["symbol"]] = _PositionState(r["qty"], r["avg_cost"], r["realised_pnl"])
+                found[r["symbol"]] = _PositionState(r["qty"], r["avg_cost"], r["realised_pnl"])
+    positions = {s: found[s] for s in symbols if s in found}  # in symbol order, as the SELECT of them all gave
     applied: list[bool] = []
     new_fills: list[tuple[Fill, str]] = []  # with its timestamp as stored
     cash_moves: list[tuple[float, float]] = []
@@ -135,7 +153,8 @@ async def apply_fills_booked(db: aiosqlite.Connection, fills: Sequence[Fill]) ->
         applied.append(True)
     if not new_fills:
         return applied, None
-    return applied, await _write(db, applied.index(True), new_fills, orders, positions, cash_moves)
+    account = held.account if held is not None else None
+    return applied, await _write(db, applied.index(True), new_fills, orders, positions, cash_moves, account)
 
 
 async def _write(
@@ -145,12 +164,15 @@ async def _write(
     orders: dict[str, _OrderState],
     positions: dict[str, _PositionState],
     cash_moves: list[tuple[float, float]],
+    account: tuple[float, float] | None,
 ) -> Booked:
-    async with db.execute("SELECT cash, commissions FROM account WHERE id = 1") as cur:
-        account = await cur.fetchone()
-    if account is None:  # refused before anything is written
-        raise FillRefused("the account is not funded: call Ledger.fund first", first)
-    balance, commissions = account["cash"], account["commissions"]
+    if account is None:
+        async with db.execute("SELECT cash, commissions FROM account WHERE id = 1") as cur:
+            row = await cur.fetchone()
+        if row is None:  # refused before anything is written
+            raise FillRefused("the account is not funded: call Ledger.fund first", first)
+        account = (row["cash"], row["commissions"])
+    balance, commissions = account
     for moved, commission in cash_moves:  # the same subtraction, in the same order, as one fill at a time
         balance = balance - moved
         commissions = commissions + commission
@@ -210,9 +232,13 @@ async def _known_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> dict[
     return found
 
 
-async def _orders(db: aiosqlite.Connection, client_order_ids: set[str]) -> dict[str, _OrderState]:
+async def _orders(db: aiosqlite.Connection, client_order_ids: set[str], held: Held | None) -> dict[str, _OrderState]:
     found: dict[str, _OrderState] = {}
-    for chunk in _chunks(sorted(client_order_ids)):
+    if held is not None:
+        for coid in sorted(client_order_ids):
+            if (o := held.order(coid)) is not None:
+                found[coid] = _OrderState(o.qty, o.filled_qty, o.avg_fill_price, o.side, o.symbol, o.status)
+    for chunk in _chunks(sorted(client_order_ids - found.keys())):  # closed orders (or unknown ones)
         marks = ",".join("?" * len(chunk))
         async with db.execute(
             "SELECT client_order_id, qty, filled_qty, avg_fill_price, side, symbol, status FROM orders"

@@ -54,6 +54,10 @@ class Stamps:
         for area in areas:
             self.areas[area] = self.areas.get(area, 0) + 1
 
+    def began(self, area: Hashable, before: Stamp) -> bool:
+        """True inside a transaction when its beginning (one bump) is all that touched ``area`` since ``before``."""
+        return self.of(area) == (before[0], before[1] + 1)
+
     def alone(self, area: Hashable, before: Stamp) -> bool:
         """True when one transaction (two bumps) is all that touched ``area`` since ``before``."""
         return self.of(area) == (before[0], before[1] + 2)
@@ -246,6 +250,11 @@ class OrdersMemo:
 
     def get(self) -> list[Order] | None:
         return self.listed if self.stamp is not None and self.stamp == self.stamps.of(ORDERS) else None
+
+    def order(self, client_order_id: str) -> Order | None:
+        """An open order kept (valid at the stamp the caller checked), None for any other."""
+        held = self.kept.get(client_order_id)
+        return held[1] if held is not None else None
 
     def put(self, found: list[tuple[int, Order]], stamp: Stamp) -> None:
         """Keep a fresh read, ``(rowid, order)`` in its order, made at ``stamp`` (not if an orders write came since)."""

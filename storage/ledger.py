@@ -20,7 +20,7 @@ import aiosqlite
 
 from storage import _orders
 from storage import _rows as rows
-from storage._fills import Booked, apply_fill, apply_fills_booked
+from storage._fills import Booked, Held, apply_fill, apply_fills_booked
 from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
 from storage._inline import InlineConnection
 from storage._memo import BOOKS, NAV, ORDERS, NavMemo, OrdersMemo, Stamp, Stamps, Write, Writer, kv_area
@@ -43,13 +43,21 @@ from storage.records import (
 _OPEN = ",".join(f"'{s}'" for s in ORDER_OPEN_STATUSES)
 
 
-def marked_books(books: Books, prices: Mapping[str, float]) -> Books:
+def marked_books(books: Books, prices: Mapping[str, float | None]) -> Books:
     """``books`` with its positions marked at ``prices`` (what :meth:`Ledger.mark_books` writes)."""
     positions = {  # a Position built, not dataclasses.replace (which costs several times more)
         s: Position(p.symbol, p.qty, p.avg_cost, p.realised_pnl, prices[s]) if s in prices else p
         for s, p in books.positions.items()
     }
     return Books(books.account, positions)
+
+
+def _as_stored(prices: Mapping[str, float]) -> Mapping[str, float | None]:
+    """``prices`` as the REAL column gives them back: floats (an int or a numpy float is bound as its value), a NaN
+    as NULL. The usual marks (floats from ``tolist``) are returned as they are."""
+    if all(type(v) is float and v == v for v in prices.values()):
+        return prices
+    return {s: None if v != v else float(v) for s, v in prices.items()}
 
 
 def _books_after(books: Books, booked: Booked) -> Books:
@@ -63,6 +71,10 @@ def _books_after(books: Books, booked: Booked) -> Books:
             positions.pop(symbol, None)
     account = Account(booked.cash, books.account.initial_capital, booked.commissions)
     return Books(account, dict(sorted(positions.items())))
+
+
+def _no_order(client_order_id: str) -> Order | None:
+    return None
 
 
 class LedgerError(Exception):
@@ -371,14 +383,26 @@ class Ledger:
         """
         documents = documents or {}
         books: Books | None = self._cached(BOOKS, "books")
+        funded = self._cached(BOOKS, "funded") is True
+        kept = self._open.get() is not None
         before, orders = self._stamps.of(BOOKS), self._stamps.of(ORDERS)
         async with self.transaction((ORDERS, BOOKS, *(kv_area(*key) for key in documents))) as db:
-            applied, booked = await apply_fills_booked(db, fills)
+            # What was in memory before the transaction is what it reads while no other write came between.
+            books_held = books is not None and self._stamps.began(BOOKS, before)
+            held = Held(
+                self._open.order if kept and self._stamps.began(ORDERS, orders) else _no_order,
+                books.positions if books is not None and books_held else {},
+                (books.account.cash, books.account.commissions)
+                if books is not None and books_held and funded
+                else None,
+            )
+            applied, booked = await apply_fills_booked(db, fills, held)
             written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
         self._open.filled(booked.orders if booked is not None else {}, orders)
         if books is not None and booked is not None and self._stamps.alone(BOOKS, before):  # no other write came
             self._remember("books", self._stamps.of(BOOKS), _books_after(books, booked))
+            self._remember("funded", self._stamps.of(BOOKS), True)  # its row was read or written
         return applied
 
     async def fills(self, *, client_order_id: str | None = None, limit: int = 500) -> list[Fill]:
@@ -411,6 +435,7 @@ class Ledger:
     async def mark_books(self, prices: Mapping[str, float], *, ts: datetime, nav: NavPoint | None = None) -> None:
         """:meth:`mark_prices` and :meth:`record_nav` in one transaction; the books in memory stay valid, marked."""
         books: Books | None = self._cached(BOOKS, "books")
+        funded = self._cached(BOOKS, "funded") is True
         before, navs = self._stamps.of(BOOKS), self._stamps.of(NAV)
         async with self.transaction((BOOKS, NAV) if nav is not None else (BOOKS,)) as db:
             if prices:
@@ -422,7 +447,11 @@ class Ledger:
             if nav is not None:
                 await self._insert_nav(db, nav)
         if books is not None and self._stamps.alone(BOOKS, before):  # no other write came between
-            self._remember("books", self._stamps.of(BOOKS), marked_books(books, prices) if prices else books)
+            self._remember(
+                "books", self._stamps.of(BOOKS), marked_books(books, _as_stored(prices)) if prices else books
+            )
+            if funded:
+                self._remember("funded", self._stamps.of(BOOKS), True)
         if nav is not None:
             self._navs.written(nav, navs)
 
@@ -437,6 +466,8 @@ class Ledger:
         found = await self._all("SELECT * FROM positions WHERE qty != 0 ORDER BY symbol")
         positions: dict[str, Position] = {r["symbol"]: rows.position(r) for r in found}
         self._remember("books", stamp, Books(account, positions))
+        if acct:
+            self._remember("funded", stamp, True)  # the account's row exists: a fill batch need not select it
         return Books(account, dict(positions))
 
     # -- NAV history -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from storage._memo import OrdersMemo
 from storage.ledger import FillRefused, Ledger, LedgerError
 from storage.records import ORDER_FINAL_STATUSES, ORDER_OPEN_STATUSES, Books, Fill, NavPoint, Order
 
@@ -93,9 +94,10 @@ async def unnamed_order(reader: Ledger) -> list[str]:
         return [str(r[0]) for r in await cur.fetchall()]
 
 
-async def test_the_open_orders_in_memory_follow_every_write(ledger: Ledger) -> None:
+async def run(ledger: Ledger) -> int:
     """Random batches of new orders, changes, fills (some refused, some repeated), cancels and other writes, the
-    open orders and books read between them: every answer equals a fresh read by a second connection."""
+    open orders and books read between them, each compared with a fresh read; returns how many were served from
+    memory."""
     reader = await Ledger.open(ledger.path, readonly=True)
     rng = random.Random(11)
     fills: list[Fill] = []
@@ -155,9 +157,11 @@ async def test_the_open_orders_in_memory_follow_every_write(ledger: Ledger) -> N
             elif kind == "raw":  # a write that does not say what it touches
                 async with ledger.transaction() as db:
                     await db.execute("UPDATE orders SET status = 'acknowledged' WHERE status = 'cancelled'")
-            else:  # writes to other areas
+            else:  # writes to other areas, and marks (the books in memory stay, marked)
                 await ledger.record_nav(NavPoint(ts, "2024-01-02", 1.0, 1.0, 0.0, 0.0, f"t{step}"))
                 await ledger.put_json("x", "z", {"step": step}, ts=ts)
+                marks = {s: rng.choice([100, 101.5]) for s in rng.sample("ABC", rng.randrange(4))}
+                await ledger.mark_books(marks, ts=ts, nav=NavPoint(ts, "2024-01-03", 1.0, 1.0, 0.0, 0.0))
             if rng.random() < 0.8:  # most writes find the orders in memory
                 seen = selects(ledger)
                 mine = await ledger.open_orders()
@@ -167,7 +171,38 @@ async def test_the_open_orders_in_memory_follow_every_write(ledger: Ledger) -> N
                 assert shape(await ledger.books()) == shape(await reader.books()), (step, kind)
     finally:
         await reader.close()
-    assert served > 150  # the write-through, not a read after each write, gave most answers
+    return served
+
+
+async def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    reader = await Ledger.open(path, readonly=True)
+    try:
+        found = {}
+        for table in ("orders", "positions", "account", "fills", "nav_history", "kv"):
+            async with reader.conn.execute(f"SELECT * FROM {table}") as cur:  # some have no rowid
+                found[table] = sorted((tuple(r) for r in await cur.fetchall()), key=repr)
+        return found
+    finally:
+        await reader.close()
+
+
+async def test_the_open_orders_in_memory_follow_every_write(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every answer the ledger gives equals a fresh read by a second connection, and what it writes (fills read
+    their orders, positions and account from memory) equals what a ledger that keeps nothing writes."""
+    assert await run(ledger) > 150  # the write-through, not a read after each write, gave most answers
+    kept = await dump(ledger.path)
+    monkeypatch.setattr(Ledger, "_cached", lambda self, area, key: None)
+    monkeypatch.setattr(OrdersMemo, "get", lambda self: None)
+    plain = await Ledger.open(tmp_path / "plain" / "ledger.sqlite", durable=False)
+    try:
+        await plain.fund(1_000_000.0, ts=T0)
+        assert await run(plain) == 0
+    finally:
+        await plain.close()
+    assert await dump(plain.path) == kept
+    assert len(kept["fills"]) > 100
 
 
 async def test_the_batch_writes_of_orders_keep_them_in_memory(ledger: Ledger) -> None:
@@ -188,3 +223,21 @@ async def test_the_batch_writes_of_orders_keep_them_in_memory(ledger: Ledger) ->
     await ledger.cancel_open_orders(reason="drill", ts=T0)
     assert await ledger.open_orders() == []
     assert [s for s in seen if "FROM orders WHERE status IN" in s and "rowid" in s] == []
+
+
+async def test_a_fill_batch_reads_only_what_is_not_in_memory(ledger: Ledger) -> None:
+    def build(numbers: list[int]) -> tuple[list[Order], dict[tuple[str, str], Any]]:
+        return [Order(f"O-{n}", "AAA", "buy", 10, "V1", T0) for n in numbers], {}
+
+    await ledger.insert_new_orders(2, build, ts=T0)
+    await ledger.apply_fills([Fill("V1", "T1", "O-1", T0, "AAA", "buy", 10, 100.0)], ts=T0)
+    await ledger.books(), await ledger.open_orders()
+    seen = selects(ledger)
+    await ledger.apply_fills([Fill("V1", "T2", "O-2", T0, "AAA", "buy", 4, 101.0)], ts=T0)  # held, open: in memory
+    assert [s.split(" WHERE")[0] for s in seen] == ["SELECT venue, trade_id, client_order_id, ts, symbol, side, qty,"
+                                                   " price, commission FROM fills"]  # fmt: skip
+    await ledger.insert_order(Order("O-9", "BBB", "buy", 1, "V1", T0))  # another kind of write: not followed
+    seen.clear()
+    await ledger.apply_fills([Fill("V1", "T3", "O-9", T0, "BBB", "buy", 1, 10.0)], ts=T0)
+    tables = [s.split(" WHERE")[0].rsplit(" ", 1)[-1] for s in seen]
+    assert tables == ["fills", "orders", "positions"]  # BBB is not held; the account is (an order leaves the books)
