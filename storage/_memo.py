@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from storage import _rows as rows
+from storage._orders import ORDER_CHANGES
 from storage.records import ORDER_OPEN_STATUSES, NavPoint, Order
 
 BOOKS = "books"  # the account and the positions
@@ -195,18 +196,11 @@ class NavMemo:
 
 
 OrderKey = tuple[int, str, str, int]  # the open orders' order: (priority, created_at as stored, status, rowid)
-_TEXT = ("status", "venue", "broker_order_id", "reason")
 _OPEN_STATUSES = frozenset(ORDER_OPEN_STATUSES)
 
 
 class _Unsure(Exception):
     """A value whose stored form the memo does not predict (a type SQLite would convert): it drops the orders."""
-
-
-def _text(value: Any, *, null: bool = False) -> Any:
-    if type(value) is str or (null and value is None):
-        return value
-    raise _Unsure
 
 
 def _real(value: Any, *, null: bool = False) -> float | None:
@@ -290,19 +284,25 @@ class OrdersMemo:
         if not self.valid_at(before):
             self.drop()
             return
+        last: tuple[datetime, str, datetime] | None = None  # a batch's orders share their creation time
         try:
             for o in orders:
-                status = _text(o.status)
-                if status not in _OPEN_STATUSES:
+                if o.status not in _OPEN_STATUSES:
                     continue
-                stored = rows.ts(o.created_at)
-                created = rows.req_ts(stored)
-                kept = Order(_text(o.client_order_id), _text(o.symbol), _text(o.side), _number(o.qty),
-                             _text(o.venue), created, status, _real(o.limit_price, null=True),
-                             _text(o.tick_id, null=True), _text(o.strategy), _integer(o.priority), 0.0, None,
-                             _text(o.broker_order_id, null=True), _integer(o.attempts), _text(o.reason),
-                             created)  # fmt: skip
-                self.kept[kept.client_order_id] = ((kept.priority, stored, status, self.next), kept)
+                if not (type(o.client_order_id) is str and type(o.symbol) is str and type(o.side) is str
+                        and type(o.venue) is str and type(o.status) is str and type(o.strategy) is str
+                        and type(o.reason) is str and type(o.priority) is int and type(o.attempts) is int
+                        and (o.tick_id is None or type(o.tick_id) is str)
+                        and (o.broker_order_id is None or type(o.broker_order_id) is str)):  # fmt: skip
+                    raise _Unsure
+                if last is None or last[0] is not o.created_at:
+                    text = rows.ts(o.created_at)
+                    last = (o.created_at, text, rows.req_ts(text))
+                _, stored, created = last
+                kept = Order(o.client_order_id, o.symbol, o.side, _number(o.qty), o.venue, created, o.status,
+                             _real(o.limit_price, null=True), o.tick_id, o.strategy, o.priority, 0.0, None,
+                             o.broker_order_id, o.attempts, o.reason, created)  # fmt: skip
+                self.kept[kept.client_order_id] = ((kept.priority, stored, kept.status, self.next), kept)
                 self.next += 1
         except _Unsure:
             self.drop()
@@ -310,35 +310,38 @@ class OrdersMemo:
         self._done()
 
     def updated(self, updates: Mapping[str, Mapping[str, Any]], ts: datetime, before: Stamp) -> None:
-        """Follow field changes just committed (:func:`storage._orders.update_orders`, ``updated_at`` = ``ts``)."""
+        """Follow field changes just committed (:func:`storage._orders.update_orders`, ``updated_at`` = ``ts``;
+        the fields are those it takes: status, venue, broker_order_id and reason text, attempts an integer)."""
         if not self.valid_at(before):
             self.drop()
             return
         when = rows.req_ts(rows.ts(ts))
-        try:
-            for coid, changes in updates.items():
-                status = _text(changes["status"]) if "status" in changes else None
-                held = self.kept.get(coid)
-                if held is None:
-                    if status in _OPEN_STATUSES:  # a closed order opened again: its row is not kept
-                        raise _Unsure
-                    continue
-                if status is not None and status not in _OPEN_STATUSES:
-                    del self.kept[coid]
-                    continue
-                key, o = held
-                new: dict[str, Any] = {f: (_integer(v) if f == "attempts" else _text(v, null=f == "broker_order_id"))
-                       for f, v in changes.items() if f in _TEXT or f == "attempts"}  # fmt: skip
-                if len(new) != len(changes):
-                    raise _Unsure
-                o = Order(o.client_order_id, o.symbol, o.side, o.qty, new.get("venue", o.venue), o.created_at,
-                          new.get("status", o.status), o.limit_price, o.tick_id, o.strategy, o.priority, o.filled_qty,
-                          o.avg_fill_price, new.get("broker_order_id", o.broker_order_id),
-                          new.get("attempts", o.attempts), new.get("reason", o.reason), when)  # fmt: skip
-                self.kept[coid] = ((key[0], key[1], o.status, key[3]), o)
-        except _Unsure:
-            self.drop()
-            return
+        kept = self.kept
+        for coid, changes in updates.items():
+            for field, value in changes.items():
+                if field not in ORDER_CHANGES or (
+                    type(value) is not (int if field == "attempts" else str)
+                    and not (value is None and field == "broker_order_id")
+                ):
+                    self.drop()
+                    return
+            status = changes.get("status")
+            held = kept.get(coid)
+            if held is None:
+                if status in _OPEN_STATUSES:  # a closed order opened again: its row is not kept
+                    self.drop()
+                    return
+                continue
+            if status is not None and status not in _OPEN_STATUSES:
+                del kept[coid]
+                continue
+            key, o = held
+            get = changes.get
+            o = Order(o.client_order_id, o.symbol, o.side, o.qty, get("venue", o.venue), o.created_at,
+                      get("status", o.status), o.limit_price, o.tick_id, o.strategy, o.priority, o.filled_qty,
+                      o.avg_fill_price, get("broker_order_id", o.broker_order_id), get("attempts", o.attempts),
+                      get("reason", o.reason), when)  # fmt: skip
+            kept[coid] = ((key[0], key[1], o.status, key[3]), o)
         self._done()
 
     def filled(self, changed: Mapping[str, tuple[float, float | None, str, str]], before: Stamp) -> None:

@@ -241,3 +241,22 @@ async def test_a_fill_batch_reads_only_what_is_not_in_memory(ledger: Ledger) -> 
     await ledger.apply_fills([Fill("V1", "T3", "O-9", T0, "BBB", "buy", 1, 10.0)], ts=T0)
     tables = [s.split(" WHERE")[0].rsplit(" ", 1)[-1] for s in seen]
     assert tables == ["fills", "orders", "positions"]  # BBB is not held; the account is (an order leaves the books)
+
+
+async def test_values_sqlite_would_convert_drop_the_orders_in_memory(ledger: Ledger) -> None:
+    """A float priority or attempts comes back an integer (INTEGER affinity): not predicted, read again."""
+    reader = await Ledger.open(ledger.path, readonly=True)
+
+    def build(numbers: list[int]) -> tuple[list[Order], dict[tuple[str, str], Any]]:
+        return [Order(f"O-{n}", "AAA", "buy", 10, "V1", T0, priority=1.0) for n in numbers], {}  # type: ignore[arg-type]
+
+    try:
+        await ledger.open_orders()
+        await ledger.insert_new_orders(1, build, ts=T0)
+        assert shape(await ledger.open_orders()) == shape(await reader.open_orders())
+        assert type((await ledger.open_orders())[0].priority) is int
+        await ledger.update_orders({"O-1": {"attempts": 2.0, "status": "sent"}}, ts=T0)
+        assert shape(await ledger.open_orders()) == shape(await reader.open_orders())
+        assert type((await ledger.open_orders())[0].attempts) is int
+    finally:
+        await reader.close()
