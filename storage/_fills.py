@@ -8,7 +8,7 @@ table. A refused fill raises before anything is written, so the caller's transac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,12 +63,14 @@ async def apply_fill(db: aiosqlite.Connection, fill: Fill) -> bool:
 class Booked:
     """What a batch wrote to the books, as the ledger now stores it: every position it touched (closed ones at
     qty 0), the account's cash and commissions, and each order it moved as ``(filled_qty, avg_fill_price, status,
-    updated_at as stored)``. Lets the ledger keep its books and open orders in memory across a batch."""
+    updated_at as stored)``, and the fills it inserted. Lets the ledger keep its books, open orders and fill keys in
+    memory across a batch."""
 
     positions: dict[str, Position]
     cash: float
     commissions: float
     orders: dict[str, tuple[float, float | None, str, str]]
+    fills: list[tuple[str, str]]  # the (venue, trade id) of each fill inserted
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class Held:
     order: Callable[[str], Order | None]
     positions: Mapping[str, Position]
     account: tuple[float, float] | None
+    fill_keys: Container[tuple[str, str]] | None = None  # every fill's (venue, trade id) in the ledger, if known
 
 
 async def apply_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> list[bool]:
@@ -102,7 +105,8 @@ async def apply_fills_booked(
     """
     if not fills:
         return [], None
-    known = await _known_fills(db, fills)
+    keys = held.fill_keys if held is not None else None
+    known = await _known_fills(db, fills if keys is None else [f for f in fills if (f.venue, f.trade_id) in keys])
     orders = await _orders(db, {f.client_order_id for f in fills}, held)
     found: dict[str, _PositionState] = {}
     symbols = sorted({f.symbol for f in fills})
@@ -207,12 +211,14 @@ async def _write(
                o.updated_at)
         for coid, o in orders.items() if o.touched
     }  # fmt: skip
-    return Booked(touched, float(balance), float(commissions), changed)
+    return Booked(touched, float(balance), float(commissions), changed, [(f.venue, f.trade_id) for f, _ in new_fills])
 
 
 async def _known_fills(db: aiosqlite.Connection, fills: Sequence[Fill]) -> dict[tuple[str, str], Fill]:
     """The batch's fills already in the ledger, keyed by (venue, trade id)."""
     found: dict[tuple[str, str], Fill] = {}
+    if not fills:
+        return found
     by_venue: dict[str, set[str]] = {}
     for f in fills:
         by_venue.setdefault(f.venue, set()).add(f.trade_id)

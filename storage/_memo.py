@@ -25,6 +25,8 @@ from storage.records import ORDER_OPEN_STATUSES, NavPoint, Order
 BOOKS = "books"  # the account and the positions
 ORDERS = "orders"
 NAV = "nav"
+FILLS = "fills"  # the fills table
+FILL_KEYS_KEPT = 500_000  # the fills' keys are kept in memory while there are no more than this many
 NAV_KEPT = 2_000  # NAV history answers up to this many points are kept (and followed) in memory ...
 NAV_QUERIES = 8  # ... for this many queries, the least recently used dropped first
 
@@ -366,3 +368,38 @@ class OrdersMemo:
                       o.reason, rows.req_ts(updated))  # fmt: skip
             self.kept[coid] = ((key[0], key[1], status, key[3]), o)
         self._done()
+
+
+class FillKeys:
+    """The (venue, trade id) of every fill in the ledger, valid at one FILLS stamp, followed through each fill
+    batch committed: a batch of new fills (the usual case) looks none up."""
+
+    __slots__ = ("keys", "many", "stamp", "stamps")
+
+    def __init__(self, stamps: Stamps) -> None:
+        self.stamps = stamps
+        self.stamp: Stamp | None = None
+        self.keys: set[tuple[str, str]] = set()
+        self.many = False  # more fills than are kept: each batch looks its own up, as before, for good
+
+    def get(self) -> set[tuple[str, str]] | None:
+        return self.keys if self.stamp is not None and self.stamp == self.stamps.of(FILLS) else None
+
+    def put(self, keys: set[tuple[str, str]], stamp: Stamp) -> bool:
+        """Keep every key, read at ``stamp`` (inside a transaction: the stamp before it, when it alone wrote);
+        False (and nothing kept from now on) when they are too many."""
+        if len(keys) > FILL_KEYS_KEPT:
+            self.many = True
+            return False
+        self.keys, self.stamp = keys, stamp
+        return True
+
+    def added(self, keys: Iterable[tuple[str, str]], before: Stamp) -> None:
+        """Follow the fills a batch just committed (``before``: the FILLS stamp the keys were valid at)."""
+        if self.stamp == before and self.stamps.alone(FILLS, before):
+            self.keys.update(keys)
+            self.stamp = self.stamps.of(FILLS)
+            if len(self.keys) <= FILL_KEYS_KEPT:
+                return
+            self.many = True
+        self.stamp, self.keys = None, set()

@@ -23,7 +23,20 @@ from storage import _rows as rows
 from storage._fills import Booked, Held, apply_fill, apply_fills_booked
 from storage._fills import FillRefused as FillRefused  # re-exported: callers of apply_fill catch it
 from storage._inline import InlineConnection
-from storage._memo import BOOKS, NAV, ORDERS, NavMemo, OrdersMemo, Stamp, Stamps, Write, Writer, kv_area
+from storage._memo import (
+    BOOKS,
+    FILLS,
+    NAV,
+    ORDERS,
+    FillKeys,
+    NavMemo,
+    OrdersMemo,
+    Stamp,
+    Stamps,
+    Write,
+    Writer,
+    kv_area,
+)
 from storage._orders import Documents
 from storage.db import connect
 from storage.records import (
@@ -97,6 +110,7 @@ class Ledger:
         self._cache: dict[Hashable, tuple[Stamp, Any]] = {}
         self._navs = NavMemo(self._stamps)
         self._open = OrdersMemo(self._stamps)
+        self._fill_keys = FillKeys(self._stamps)
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False, durable: bool = True) -> Self:
@@ -369,7 +383,7 @@ class Ledger:
     # -- fills and books -----------------------------------------------------------------------------
     async def apply_fill(self, fill: Fill) -> bool:
         """Apply a fill once: order, position and cash change in one transaction. False for a duplicate."""
-        async with self.transaction((ORDERS, BOOKS)) as db:
+        async with self.transaction((ORDERS, BOOKS, FILLS)) as db:
             return await apply_fill(db, fill)
 
     async def apply_fills(
@@ -385,24 +399,35 @@ class Ledger:
         books: Books | None = self._cached(BOOKS, "books")
         funded = self._cached(BOOKS, "funded") is True
         kept = self._open.get() is not None
-        before, orders = self._stamps.of(BOOKS), self._stamps.of(ORDERS)
-        async with self.transaction((ORDERS, BOOKS, *(kv_area(*key) for key in documents))) as db:
+        keys = self._fill_keys.get()
+        before, orders, fills_before = self._stamps.of(BOOKS), self._stamps.of(ORDERS), self._stamps.of(FILLS)
+        async with self.transaction((ORDERS, BOOKS, FILLS, *(kv_area(*key) for key in documents))) as db:
             # What was in memory before the transaction is what it reads while no other write came between.
             books_held = books is not None and self._stamps.began(BOOKS, before)
+            if self.readonly or self._fill_keys.many or not self._stamps.began(FILLS, fills_before):
+                keys = None
+            elif keys is None:  # once a process (and after a write that did not say what it touched)
+                keys = {(r[0], r[1]) for r in await self._all("SELECT venue, trade_id FROM fills")}
+                if not self._fill_keys.put(keys, fills_before):
+                    keys = None
             held = Held(
                 self._open.order if kept and self._stamps.began(ORDERS, orders) else _no_order,
                 books.positions if books is not None and books_held else {},
                 (books.account.cash, books.account.commissions)
                 if books is not None and books_held and funded
                 else None,
+                keys,
             )
             applied, booked = await apply_fills_booked(db, fills, held)
             written = await _orders.put_documents(db, documents, ts)
         self._remember_documents(written)
+        if keys is not None:
+            self._fill_keys.added(booked.fills if booked is not None else (), fills_before)
         self._open.filled(booked.orders if booked is not None else {}, orders)
-        if books is not None and booked is not None and self._stamps.alone(BOOKS, before):  # no other write came
-            self._remember("books", self._stamps.of(BOOKS), _books_after(books, booked))
-            self._remember("funded", self._stamps.of(BOOKS), True)  # its row was read or written
+        if books is not None and self._stamps.alone(BOOKS, before):  # no other write came
+            self._remember("books", self._stamps.of(BOOKS), _books_after(books, booked) if booked else books)
+            if funded or booked is not None:  # its row was read or written
+                self._remember("funded", self._stamps.of(BOOKS), True)
         return applied
 
     async def fills(self, *, client_order_id: str | None = None, limit: int = 500) -> list[Fill]:

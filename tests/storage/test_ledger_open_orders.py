@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from storage._memo import OrdersMemo
+from storage import _memo
+from storage._memo import FillKeys, OrdersMemo
 from storage.ledger import FillRefused, Ledger, LedgerError
 from storage.records import ORDER_FINAL_STATUSES, ORDER_OPEN_STATUSES, Books, Fill, NavPoint, Order
 
@@ -195,6 +196,7 @@ async def test_the_open_orders_in_memory_follow_every_write(
     kept = await dump(ledger.path)
     monkeypatch.setattr(Ledger, "_cached", lambda self, area, key: None)
     monkeypatch.setattr(OrdersMemo, "get", lambda self: None)
+    monkeypatch.setattr(FillKeys, "get", lambda self: None)  # read again from the file for each batch
     plain = await Ledger.open(tmp_path / "plain" / "ledger.sqlite", durable=False)
     try:
         await plain.fund(1_000_000.0, ts=T0)
@@ -234,13 +236,14 @@ async def test_a_fill_batch_reads_only_what_is_not_in_memory(ledger: Ledger) -> 
     await ledger.books(), await ledger.open_orders()
     seen = selects(ledger)
     await ledger.apply_fills([Fill("V1", "T2", "O-2", T0, "AAA", "buy", 4, 101.0)], ts=T0)  # held, open: in memory
-    assert [s.split(" WHERE")[0] for s in seen] == ["SELECT venue, trade_id, client_order_id, ts, symbol, side, qty,"
-                                                   " price, commission FROM fills"]  # fmt: skip
+    assert seen == []  # nor is T2 a known fill: the fills' keys are in memory too
+    assert await ledger.apply_fills([Fill("V1", "T2", "O-2", T0, "AAA", "buy", 4, 101.0)], ts=T0) == [False]
+    assert [s.split(" FROM ")[1].split(" ")[0] for s in seen] == ["fills"]  # a known key: its terms are read
     await ledger.insert_order(Order("O-9", "BBB", "buy", 1, "V1", T0))  # another kind of write: not followed
     seen.clear()
     await ledger.apply_fills([Fill("V1", "T3", "O-9", T0, "BBB", "buy", 1, 10.0)], ts=T0)
     tables = [s.split(" WHERE")[0].rsplit(" ", 1)[-1] for s in seen]
-    assert tables == ["fills", "orders", "positions"]  # BBB is not held; the account is (an order leaves the books)
+    assert tables == ["orders", "positions"]  # BBB is not held; the account is (an order leaves the books)
 
 
 async def test_values_sqlite_would_convert_drop_the_orders_in_memory(ledger: Ledger) -> None:
@@ -260,3 +263,20 @@ async def test_values_sqlite_would_convert_drop_the_orders_in_memory(ledger: Led
         assert type((await ledger.open_orders())[0].attempts) is int
     finally:
         await reader.close()
+
+
+async def test_fill_keys_beyond_the_bound_are_not_kept(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_memo, "FILL_KEYS_KEPT", 1)
+
+    def build(numbers: list[int]) -> tuple[list[Order], dict[tuple[str, str], Any]]:
+        return [Order(f"O-{n}", "AAA", "buy", 10, "V1", T0) for n in numbers], {}
+
+    await ledger.insert_new_orders(3, build, ts=T0)
+    await ledger.apply_fills([Fill("V1", "T1", "O-1", T0, "AAA", "buy", 10, 100.0)], ts=T0)  # one: kept
+    assert ledger._fill_keys.get() == {("V1", "T1")}
+    await ledger.apply_fills([Fill("V1", "T2", "O-2", T0, "AAA", "buy", 10, 100.0)], ts=T0)  # two: too many
+    assert ledger._fill_keys.get() is None
+    assert ledger._fill_keys.many
+    seen = selects(ledger)
+    assert await ledger.apply_fills([Fill("V1", "T2", "O-2", T0, "AAA", "buy", 10, 100.0)], ts=T0) == [False]
+    assert [s for s in seen if "SELECT venue, trade_id FROM fills" in s] == []  # never read whole again
