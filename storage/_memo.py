@@ -247,10 +247,16 @@ class OrdersMemo:
     def get(self) -> list[Order] | None:
         return self.listed if self.stamp is not None and self.stamp == self.stamps.of(ORDERS) else None
 
-    def order(self, client_order_id: str) -> Order | None:
-        """An open order kept (valid at the stamp the caller checked), None for any other."""
-        held = self.kept.get(client_order_id)
-        return held[1] if held is not None else None
+    def lookup(self) -> Callable[[str], Order | None]:
+        """The open orders kept now, by client order id (None for any other): what a read at the stamp the caller
+        checked gives, even if a read inside a later transaction replaces them."""
+        kept = self.kept
+
+        def order(client_order_id: str) -> Order | None:
+            held = kept.get(client_order_id)
+            return held[1] if held is not None else None
+
+        return order
 
     def put(self, found: list[tuple[int, Order]], stamp: Stamp) -> None:
         """Keep a fresh read, ``(rowid, order)`` in its order, made at ``stamp`` (not if an orders write came since)."""

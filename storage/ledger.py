@@ -398,7 +398,7 @@ class Ledger:
         documents = documents or {}
         books: Books | None = self._cached(BOOKS, "books")
         funded = self._cached(BOOKS, "funded") is True
-        kept = self._open.get() is not None
+        kept = self._open.lookup() if self._open.get() is not None else None
         keys = self._fill_keys.get()
         before, orders, fills_before = self._stamps.of(BOOKS), self._stamps.of(ORDERS), self._stamps.of(FILLS)
         async with self.transaction((ORDERS, BOOKS, FILLS, *(kv_area(*key) for key in documents))) as db:
@@ -411,7 +411,7 @@ class Ledger:
                 if not self._fill_keys.put(keys, fills_before):
                     keys = None
             held = Held(
-                self._open.order if kept and self._stamps.began(ORDERS, orders) else _no_order,
+                kept if kept is not None and self._stamps.began(ORDERS, orders) else _no_order,
                 books.positions if books is not None and books_held else {},
                 (books.account.cash, books.account.commissions)
                 if books is not None and books_held and funded
