@@ -7,38 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import fields, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 
 from storage._memo import BOOKS, NAV_QUERIES
 from storage.ledger import Ledger, marked_books
 from storage.records import Account, Books, Fill, NavPoint, Order, Position
-
-T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
-    opened = await Ledger.open(tmp_path / "ledger.sqlite", durable=False)
-    await opened.fund(1_000_000.0, ts=T0)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-def selects(ledger: Ledger) -> list[str]:
-    """The SELECTs the ledger's connection runs from now on."""
-    seen: list[str] = []
-    raw = ledger.conn._connection
-    assert isinstance(raw, sqlite3.Connection)
-    raw.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().upper().startswith("SELECT") else None)
-    return seen
+from tests.storage._ledger_helpers import T0, selects
 
 
 async def held(ledger: Ledger) -> None:

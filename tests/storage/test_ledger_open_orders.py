@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import math
 import random
-import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +19,9 @@ from storage import _memo
 from storage._memo import FillKeys, OrdersMemo
 from storage.ledger import FillRefused, Ledger, LedgerError
 from storage.records import ORDER_FINAL_STATUSES, ORDER_OPEN_STATUSES, Books, Fill, NavPoint, Order
+from tests.storage._ledger_helpers import T0, selects
 
-T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
 NY = timezone(timedelta(hours=-5), "EST")  # stored as text: read back as an offset without its name
-
-
-@pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
-    opened = await Ledger.open(tmp_path / "ledger.sqlite", durable=False)
-    await opened.fund(1_000_000.0, ts=T0)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-def selects(ledger: Ledger) -> list[str]:
-    """The SELECTs the ledger's connection runs from now on."""
-    seen: list[str] = []
-    raw = ledger.conn._connection
-    assert isinstance(raw, sqlite3.Connection)
-    raw.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().upper().startswith("SELECT") else None)
-    return seen
 
 
 def shape(value: Any) -> Any:
